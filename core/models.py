@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -120,4 +120,3 @@ class Task:
     error: str | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None
-    extra: dict[str, str] = field(default_factory=dict)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
-from core.models import Credentials, Privacy, VideoMetadata
+from core.models import Account, Credentials, Media, Privacy, Task, TaskState, VideoMetadata
 
 
 class Clock(Protocol):
@@ -108,4 +108,93 @@ class Notifier(Protocol):
 
     async def task_changed(self, task_id: int) -> None:
         """Tell the task's chat that the task moved to a new state."""
+        ...
+
+
+class TaskStore(Protocol):
+    """The persistence the engine and the services need (storage.store.SqlStore)."""
+
+    async def get_task(self, task_id: int) -> Task | None:
+        """Return one task, or None."""
+        ...
+
+    async def transition(
+        self,
+        task_id: int,
+        to: TaskState,
+        *,
+        now: datetime,
+        actor: str,
+        detail: str | None = None,
+        expected: Iterable[TaskState] | None = None,
+        owned_by: str | None = None,
+        **fields: Any,
+    ) -> Task:
+        """Move a task to `to` in one transaction; raise TaskStateError if it cannot."""
+        ...
+
+    async def update_task(
+        self, task_id: int, *, expected: Iterable[TaskState], now: datetime, **fields: Any
+    ) -> Task:
+        """Change fields of a task that is in one of the `expected` states."""
+        ...
+
+    async def save_progress(self, task_id: int, owner: str, uri: str, offset: int) -> None:
+        """Record a resumable session and its confirmed offset."""
+        ...
+
+    async def renew_lease(self, task_ids: Sequence[int], owner: str, until: datetime) -> None:
+        """Extend the leases this process holds."""
+        ...
+
+    async def next_due_at(self) -> datetime | None:
+        """Return the earliest due instant of a waiting task."""
+        ...
+
+    async def due_tasks(self, now: datetime, limit: int = 200) -> list[Task]:
+        """Return waiting tasks whose instant has come, earliest first."""
+        ...
+
+    async def stale_active_tasks(self, now: datetime, *, every: bool = False) -> list[Task]:
+        """Return in-flight tasks whose lease has expired (or all of them)."""
+        ...
+
+    async def list_tasks(
+        self, states: Iterable[TaskState], *, user_id: int | None = None, limit: int = 50
+    ) -> list[Task]:
+        """Return tasks in the given states, soonest due first."""
+        ...
+
+    async def get_account(self, account_id: int) -> Account | None:
+        """Return one account, or None."""
+        ...
+
+    async def list_accounts(self) -> list[Account]:
+        """Return every account."""
+        ...
+
+    async def credentials(self, account_id: int) -> Credentials:
+        """Return an account's decrypted credentials."""
+        ...
+
+    async def get_media(self, media_id: int) -> Media | None:
+        """Return one media record, or None."""
+        ...
+
+    async def add_media(self, **values: Any) -> Media:
+        """Record a received file."""
+        ...
+
+    async def create_task(
+        self,
+        *,
+        media_id: int,
+        account_id: int | None,
+        chat_id: int,
+        user_id: int,
+        metadata: VideoMetadata,
+        privacy: Privacy,
+        now: datetime,
+    ) -> Task:
+        """Create a draft task."""
         ...

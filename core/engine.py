@@ -1,0 +1,370 @@
+"""The engine: starts due tasks on time, one upload at a time per account, and records outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.errors import (
+    AuthError,
+    ContentError,
+    InputError,
+    PublishError,
+    QuotaExceededError,
+    SessionExpiredError,
+    TaskStateError,
+    UploadLimitError,
+)
+from core.metadata import effective_privacy, validate_metadata
+from core.models import Credentials, Task, TaskState
+from core.ports import Clock, MediaStore, Notifier, Publisher, TaskStore, UploadRequest
+from core.retry import (
+    QUOTA_RESET_MARGIN_S,
+    UPLOAD_LIMIT_WAIT_H,
+    RetryPolicy,
+    next_quota_reset,
+)
+
+logger = logging.getLogger(__name__)
+
+S = TaskState
+NEXT_DUE_TIMER = "engine:next-due"
+SWEEP_TIMER = "engine:sweep"
+HEARTBEAT_TIMER = "engine:heartbeat"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the engine runs."""
+
+    worker_id: str
+    max_parallel: int = 4
+    lease_s: float = 300.0
+    sweep_s: float = 30.0
+    #: With one process over SQLite every in-flight task found at start was this process's.
+    single_process: bool = True
+
+
+class Engine:
+    """Dispatches due tasks to publishers and turns each outcome into a state transition."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        publishers: Mapping[str, Publisher],
+        media_store: MediaStore,
+        notifier: Notifier,
+        clock: Clock,
+        config: EngineConfig,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._store = store
+        self._publishers = publishers
+        self._media = media_store
+        self._notifier = notifier
+        self._clock = clock
+        self._config = config
+        self._retry = retry or RetryPolicy()
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._busy_accounts: set[int] = set()
+        self._dispatching: asyncio.Task[None] | None = None
+        self._again = False
+        self._stopping = False
+
+    @property
+    def actor(self) -> str:
+        """Return how this engine signs history rows."""
+        return f"engine:{self._config.worker_id}"
+
+    async def start(self) -> None:
+        """Recover in-flight tasks, arm the timers and dispatch what is due."""
+        await self._recover()
+        self._arm_sweep()
+        self._arm_heartbeat()
+        await self.dispatch()
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop taking work and give running uploads `timeout_s` to finish."""
+        self._stopping = True
+        for key in (NEXT_DUE_TIMER, SWEEP_TIMER, HEARTBEAT_TIMER):
+            self._clock.cancel(key)
+        running = list(self._running.values())
+        if running:
+            await asyncio.wait(running, timeout=timeout_s)
+
+    def wake(self) -> None:
+        """Ask for a dispatch soon; calls made while one runs coalesce into one more."""
+        if self._stopping:
+            return
+        if self._dispatching is not None and not self._dispatching.done():
+            self._again = True
+            return
+        self._dispatching = asyncio.get_running_loop().create_task(self._dispatch_loop())
+
+    async def idle(self) -> None:
+        """Wait until no dispatch and no upload is running (for tests and shutdown)."""
+        while True:
+            pending = [t for t in [self._dispatching, *self._running.values()] if t]
+            pending = [t for t in pending if not t.done()]
+            if not pending:
+                return
+            await asyncio.wait(pending)
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await self.dispatch()
+            except Exception:
+                logger.exception("dispatch failed", extra={"action": "dispatch_error"})
+            if not self._again:
+                return
+
+    async def dispatch(self) -> None:
+        """Start every due task that has a free account, then arm the timer for the next one."""
+        if self._stopping:
+            return
+        now = self._clock.now()
+        for task in await self._store.due_tasks(now):
+            if len(self._running) >= self._config.max_parallel:
+                break
+            if task.id in self._running or task.account_id in self._busy_accounts:
+                continue
+            await self._claim_and_run(task, now)
+        await self._arm_next_due()
+
+    async def _claim_and_run(self, task: Task, now: datetime) -> None:
+        if task.account_id is None:
+            await self._fail(task, "no account is assigned", reason="no_account")
+            return
+        try:
+            claimed = await self._store.transition(
+                task.id,
+                S.UPLOADING,
+                now=now,
+                actor=self.actor,
+                expected={S.QUEUED, S.RETRY_WAIT},
+                lease_owner=self._config.worker_id,
+                lease_until=now + timedelta(seconds=self._config.lease_s),
+            )
+        except TaskStateError:
+            return  # another process or a person changed it first
+        self._log(claimed, "upload_started")
+        self._busy_accounts.add(task.account_id)
+        self._running[task.id] = asyncio.get_running_loop().create_task(self._run(claimed))
+        await self._notify(claimed.id)
+
+    async def _arm_next_due(self) -> None:
+        due = await self._store.next_due_at()
+        if due is None:
+            self._clock.cancel(NEXT_DUE_TIMER)
+            return
+        self._clock.call_at(max(due, self._clock.now()), self.wake, NEXT_DUE_TIMER)
+
+    def _arm_sweep(self) -> None:
+        when = self._clock.now() + timedelta(seconds=self._config.sweep_s)
+
+        def sweep() -> None:
+            self._arm_sweep()
+            self.wake()
+
+        if not self._stopping:
+            self._clock.call_at(when, sweep, SWEEP_TIMER)
+
+    def _arm_heartbeat(self) -> None:
+        when = self._clock.now() + timedelta(seconds=self._config.lease_s / 3)
+
+        def beat() -> None:
+            self._arm_heartbeat()
+            if self._running:
+                asyncio.get_running_loop().create_task(self._renew_leases())
+
+        if not self._stopping:
+            self._clock.call_at(when, beat, HEARTBEAT_TIMER)
+
+    async def _renew_leases(self) -> None:
+        until = self._clock.now() + timedelta(seconds=self._config.lease_s)
+        await self._store.renew_lease(list(self._running), self._config.worker_id, until)
+
+    async def _recover(self) -> None:
+        now = self._clock.now()
+        for task in await self._store.stale_active_tasks(now, every=self._config.single_process):
+            target = S.QUEUED if task.state is S.UPLOADING else S.RETRY_WAIT
+            recovered = await self._store.transition(
+                task.id,
+                target,
+                now=now,
+                actor=self.actor,
+                detail="resumed after restart",
+                due_at=now,
+                lease_owner=None,
+                lease_until=None,
+            )
+            self._log(recovered, "recovered")
+
+    async def _run(self, task: Task) -> None:
+        try:
+            await self._publish(task)
+        except PublishError as exc:
+            await self._handle_failure(task, exc)
+        except InputError as exc:
+            await self._fail(task, exc.key, reason=exc.key)
+        except Exception as exc:
+            logger.exception(
+                "task %s: unexpected error", task.id, extra=self._extra(task, "task_error")
+            )
+            await self._handle_failure(task, PublishError(type(exc).__name__, reason="unknown"))
+        finally:
+            self._running.pop(task.id, None)
+            if task.account_id is not None:
+                self._busy_accounts.discard(task.account_id)
+            self.wake()
+
+    async def _publish(self, task: Task) -> None:
+        assert task.account_id is not None
+        account = await self._store.get_account(task.account_id)
+        media = await self._store.get_media(task.media_id)
+        if account is None or media is None:
+            raise ContentError("the task's account or file is gone", reason="missing")
+        now = self._clock.now()
+        if task.video_id is None:
+            validate_metadata(task.metadata, task.privacy, task.publish_at, now)
+        publisher = self._publishers[account.platform]
+        credentials = await self._store.credentials(account.id)
+        owner = self._config.worker_id
+
+        async def on_progress(uri: str, offset: int, total: int) -> None:
+            await self._store.save_progress(task.id, owner, uri, offset)
+
+        request = UploadRequest(
+            task_id=task.id,
+            account_id=account.id,
+            credentials=credentials,
+            metadata=task.metadata,
+            privacy=effective_privacy(task.privacy, task.publish_at),
+            publish_at=task.publish_at,
+            media_key=media.key,
+            media_size=media.size,
+            mime_type=media.mime_type,
+            session_uri=task.upload_uri,
+        )
+        try:
+            result = await publisher.upload(request, on_progress)
+        except SessionExpiredError:
+            logger.warning(
+                "task %s: upload session expired, starting over",
+                task.id,
+                extra=self._extra(task, "session_expired"),
+            )
+            await self._store.save_progress(task.id, owner, "", 0)
+            fresh = dataclasses.replace(request, session_uri=None)
+            result = await publisher.upload(fresh, on_progress)
+        done = await self._store.transition(
+            task.id,
+            S.PROCESSING,
+            now=self._clock.now(),
+            actor=self.actor,
+            owned_by=owner,
+            video_id=result.video_id,
+            upload_offset=media.size,
+        )
+        self._log(done, "uploaded")
+        detail = await self._set_thumbnail(done, credentials, publisher, result.video_id)
+        published = await self._store.transition(
+            task.id,
+            S.PUBLISHED,
+            now=self._clock.now(),
+            actor=self.actor,
+            owned_by=owner,
+            detail=detail,
+            lease_owner=None,
+            lease_until=None,
+            error=None,
+        )
+        self._log(published, "published")
+        await self._notify(task.id)
+
+    async def _set_thumbnail(
+        self, task: Task, credentials: Credentials, publisher: Publisher, video_id: str
+    ) -> str | None:
+        if task.thumbnail_key is None:
+            return None
+        try:
+            with self._media.open(task.thumbnail_key) as image:
+                await publisher.set_thumbnail(credentials, video_id, image, "image/jpeg")
+        except PublishError as exc:
+            logger.warning(
+                "task %s: thumbnail not set: %s",
+                task.id,
+                exc.reason,
+                extra=self._extra(task, "thumbnail_failed"),
+            )
+            return f"thumbnail not set: {exc.reason or exc}"
+        return "thumbnail set"
+
+    async def _handle_failure(self, task: Task, exc: PublishError) -> None:
+        now = self._clock.now()
+        reason = exc.reason or type(exc).__name__
+        if isinstance(exc, ContentError | AuthError):
+            await self._fail(task, str(exc), reason=reason)
+            return
+        if isinstance(exc, QuotaExceededError):
+            due = next_quota_reset(now) + timedelta(seconds=QUOTA_RESET_MARGIN_S)
+        elif isinstance(exc, UploadLimitError):
+            due = now + timedelta(hours=UPLOAD_LIMIT_WAIT_H)
+        else:
+            delay = self._retry.delay_s(task.attempts)
+            if delay is None:
+                await self._fail(task, str(exc), reason=reason)
+                return
+            due = now + timedelta(seconds=delay)
+        waiting = await self._store.transition(
+            task.id,
+            S.RETRY_WAIT,
+            now=now,
+            actor=self.actor,
+            detail=reason,
+            due_at=due,
+            attempts=task.attempts + 1,
+            error=reason,
+            lease_owner=None,
+            lease_until=None,
+        )
+        self._log(waiting, "retry_wait")
+        await self._notify(task.id)
+
+    async def _fail(self, task: Task, message: str, *, reason: str) -> None:
+        failed = await self._store.transition(
+            task.id,
+            S.FAILED,
+            now=self._clock.now(),
+            actor=self.actor,
+            detail=reason,
+            error=message,
+            lease_owner=None,
+            lease_until=None,
+        )
+        self._log(failed, "failed")
+        await self._notify(task.id)
+
+    async def _notify(self, task_id: int) -> None:
+        try:
+            await self._notifier.task_changed(task_id)
+        except Exception:
+            logger.exception("task %s: notification failed", task_id, extra={"task_id": task_id})
+
+    def _extra(self, task: Task, action: str) -> dict[str, object]:
+        return {"action": action, "task_id": task.id, "account_id": task.account_id}
+
+    def _log(self, task: Task, action: str) -> None:
+        logger.info(
+            "task %s %s (account %s)",
+            task.id,
+            task.state.value,
+            task.account_id,
+            extra=self._extra(task, action),
+        )

@@ -1,0 +1,122 @@
+"""The one settings class: every field comes from a `PM_` environment variable or `.env`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.errors import ConfigError
+
+IdList = Annotated[list[int], NoDecode]
+
+#: What a person is told each setting expects, when its value is malformed.
+EXPECTED = {
+    "admin_ids": "Telegram user ids like 123,456 or [123, 456]",
+    "operator_ids": "Telegram user ids like 123,456 or [123, 456]",
+    "alert_chat_ids": "Telegram chat ids like -1001234,-1005678 or [-1001234]",
+    "timezone": "an IANA time zone such as Asia/Shanghai",
+    "language": "zh or en",
+    "telegram_local_mode": "true or false",
+    "upload_chunk_mb": "a whole number of MiB (the chunk is rounded to 256 KiB multiples)",
+}
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can configure."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_local_mode: bool = False
+    youtube_api_url: str = "https://youtube.googleapis.com/"
+    google_token_uri: str = "https://oauth2.googleapis.com/token"
+    google_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    admin_ids: IdList = Field(default_factory=list)
+    operator_ids: IdList = Field(default_factory=list)
+    alert_chat_ids: IdList = Field(default_factory=list)
+    secret_key: SecretStr | None = None
+    timezone: str = "Asia/Shanghai"
+    language: Literal["zh", "en"] = "zh"
+    default_privacy: Literal["private", "unlisted", "public"] = "private"
+    default_category_id: str = "22"
+    upload_chunk_mb: int = Field(default=8, ge=1, le=1024)
+    max_parallel_uploads: int = Field(default=4, ge=1, le=256)
+    sweep_interval_s: float = Field(default=30.0, gt=0)
+    lease_s: float = Field(default=300.0, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", "operator_ids", "alert_chat_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return []
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """Return the team's default time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def db_url(self) -> str:
+        """Return the database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'publish-manager.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        """Return the folder of received media files."""
+        return self.data_dir / "media"
+
+    @property
+    def chunk_size(self) -> int:
+        """Return the upload chunk in bytes, a multiple of 256 KiB as YouTube requires."""
+        return self.upload_chunk_mb * 1024 * 1024
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigError naming the first of `names` that is not set."""
+        for name in names:
+            if getattr(self, name) in (None, ""):
+                raise ConfigError(f"PM_{name.upper()} is not set; see .env.example")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning a validation failure into one line that names the setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        expected = EXPECTED.get(name, error["msg"])
+        got = error.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        raise ConfigError(f"PM_{name.upper()}: expected {expected}{shown}") from None
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"invalid setting: {exc}") from None

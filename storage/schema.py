@@ -1,0 +1,115 @@
+"""Table definitions (SQLAlchemy Core); migrations create and change them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores aware instants as UTC and returns them aware, on every backend."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+metadata = sa.MetaData()
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("status_reason", sa.Text),
+    sa.Column("channel_id", sa.String(100)),
+    sa.Column("channel_title", sa.Text),
+    sa.Column("client_id", sa.Text, nullable=False),
+    sa.Column("client_secret_enc", sa.Text, nullable=False),
+    sa.Column("refresh_token_enc", sa.Text, nullable=False),
+    sa.Column("token_uri", sa.Text, nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(200), nullable=False, unique=True),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mime_type", sa.String(100), nullable=False),
+    sa.Column("duration_s", sa.Float, nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("codec", sa.String(50), nullable=False),
+    sa.Column("file_unique_id", sa.String(200), index=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+publish_tasks = sa.Table(
+    "publish_tasks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("media_id", sa.Integer, sa.ForeignKey("media.id"), nullable=False),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id")),
+    sa.Column("chat_id", sa.BigInteger, nullable=False),
+    sa.Column("user_id", sa.BigInteger, nullable=False),
+    sa.Column("card_message_id", sa.BigInteger),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("category_id", sa.String(10), nullable=False),
+    sa.Column("language", sa.String(20)),
+    sa.Column("made_for_kids", sa.Boolean, nullable=False),
+    sa.Column("privacy", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("due_at", UtcDateTime),
+    sa.Column("publish_at", UtcDateTime),
+    sa.Column("thumbnail_key", sa.String(200)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("upload_uri", sa.Text),
+    sa.Column("upload_offset", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("video_id", sa.String(64)),
+    sa.Column("error", sa.Text),
+    sa.Column("lease_owner", sa.String(100)),
+    sa.Column("lease_until", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_publish_tasks_state_due", "state", "due_at"),
+    sa.Index("ix_publish_tasks_account_state", "account_id", "state"),
+)
+
+publish_history = sa.Table(
+    "publish_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "task_id", sa.Integer, sa.ForeignKey("publish_tasks.id"), nullable=False, index=True
+    ),
+    sa.Column("from_state", sa.String(16)),
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(100)),
+    sa.Column("detail", sa.Text),
+)

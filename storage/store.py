@@ -1,0 +1,444 @@
+"""The task store on SQLAlchemy async Core (SQLite by default, PostgreSQL to scale out)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import RowMapping, event
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from core.errors import StorageError, TaskStateError
+from core.models import (
+    Account,
+    AccountStatus,
+    Credentials,
+    Media,
+    Privacy,
+    Task,
+    TaskState,
+    VideoMetadata,
+)
+from core.states import sources_of
+from storage import migrate
+from storage.crypto import SecretBox
+from storage.schema import accounts, media, publish_history, publish_tasks
+
+logger = logging.getLogger(__name__)
+
+DUE_STATES = (TaskState.QUEUED.value, TaskState.RETRY_WAIT.value)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class DuplicateAccountError(StorageError):
+    """An account with that name exists already."""
+
+
+class SqlStore:
+    """Persists accounts, media and tasks; every task transition is one transaction."""
+
+    def __init__(self, engine: AsyncEngine, box: SecretBox) -> None:
+        self.engine = engine
+        self._box = box
+
+    @classmethod
+    async def open(cls, url: str, box: SecretBox) -> SqlStore:
+        """Connect to `url`, apply migrations and return the store."""
+        engine = create_async_engine(url)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        try:
+            await migrate.upgrade(engine)
+        except SQLAlchemyError as exc:
+            await engine.dispose()
+            raise StorageError(f"cannot open the database: {exc.__class__.__name__}") from exc
+        return cls(engine, box)
+
+    async def close(self) -> None:
+        """Release every connection."""
+        await self.engine.dispose()
+
+    # -- accounts -----------------------------------------------------------------------------
+
+    async def add_account(
+        self,
+        *,
+        platform: str,
+        name: str,
+        credentials: Credentials,
+        channel_id: str | None,
+        channel_title: str | None,
+        timezone: str,
+        now: datetime,
+    ) -> Account:
+        """Store a new account with its secrets encrypted."""
+        values = {
+            "platform": platform,
+            "name": name,
+            "status": AccountStatus.ACTIVE.value,
+            "channel_id": channel_id,
+            "channel_title": channel_title,
+            "client_id": credentials.client_id,
+            "client_secret_enc": self._box.seal(credentials.client_secret),
+            "refresh_token_enc": self._box.seal(credentials.refresh_token),
+            "token_uri": credentials.token_uri,
+            "timezone": timezone,
+            "created_at": now,
+        }
+        try:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(sa.insert(accounts).values(values))
+                account_id = result.inserted_primary_key[0]  # type: ignore[index]
+        except IntegrityError as exc:
+            raise DuplicateAccountError(f"an account named {name!r} exists already") from exc
+        account = await self.get_account(account_id)
+        assert account is not None
+        return account
+
+    async def get_account(self, account_id: int) -> Account | None:
+        """Return one account, or None."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(accounts).where(accounts.c.id == account_id))
+            ).first()
+        return _account(row._mapping) if row else None
+
+    async def list_accounts(self) -> list[Account]:
+        """Return every account, oldest first."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(accounts).order_by(accounts.c.id))).all()
+        return [_account(r._mapping) for r in rows]
+
+    async def credentials(self, account_id: int) -> Credentials:
+        """Return an account's decrypted credentials."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(accounts).where(accounts.c.id == account_id))
+            ).first()
+        if row is None:
+            raise StorageError(f"account {account_id} does not exist")
+        m = row._mapping
+        return Credentials(
+            client_id=m["client_id"],
+            client_secret=self._box.open(m["client_secret_enc"]),
+            refresh_token=self._box.open(m["refresh_token_enc"]),
+            token_uri=m["token_uri"],
+        )
+
+    # -- media --------------------------------------------------------------------------------
+
+    async def add_media(self, **values: Any) -> Media:
+        """Record a received file."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(sa.insert(media).values(**values))
+            media_id = result.inserted_primary_key[0]  # type: ignore[index]
+            row = (await conn.execute(sa.select(media).where(media.c.id == media_id))).one()
+        return _media(row._mapping)
+
+    async def get_media(self, media_id: int) -> Media | None:
+        """Return one media record, or None."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(media).where(media.c.id == media_id))).first()
+        return _media(row._mapping) if row else None
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    async def create_task(
+        self,
+        *,
+        media_id: int,
+        account_id: int | None,
+        chat_id: int,
+        user_id: int,
+        metadata: VideoMetadata,
+        privacy: Privacy,
+        now: datetime,
+    ) -> Task:
+        """Create a draft task and its first history row."""
+        values = {
+            "media_id": media_id,
+            "account_id": account_id,
+            "chat_id": chat_id,
+            "user_id": user_id,
+            **_metadata_values(metadata),
+            "privacy": privacy.value,
+            "state": TaskState.DRAFT.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        async with self.engine.begin() as conn:
+            result = await conn.execute(sa.insert(publish_tasks).values(values))
+            task_id = result.inserted_primary_key[0]  # type: ignore[index]
+            await _history(conn, task_id, None, TaskState.DRAFT, now, f"user:{user_id}", None)
+            return await _get_task(conn, task_id)
+
+    async def get_task(self, task_id: int) -> Task | None:
+        """Return one task, or None."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(publish_tasks).where(publish_tasks.c.id == task_id))
+            ).first()
+        return _task(row._mapping) if row else None
+
+    async def transition(
+        self,
+        task_id: int,
+        to: TaskState,
+        *,
+        now: datetime,
+        actor: str,
+        detail: str | None = None,
+        expected: Iterable[TaskState] | None = None,
+        owned_by: str | None = None,
+        **fields: Any,
+    ) -> Task:
+        """Move a task to `to` in one transaction, with a history row.
+
+        The update is conditional on the current state (and on the lease being held by
+        `owned_by`, if given), so two processes can never both win the same transition.
+        """
+        allowed = set(expected) if expected is not None else set(sources_of(to))
+        allowed &= set(sources_of(to))
+        values = _field_values(fields) | {"state": to.value, "updated_at": now}
+        condition = sa.and_(
+            publish_tasks.c.id == task_id,
+            publish_tasks.c.state.in_([s.value for s in allowed]),
+        )
+        if owned_by is not None:
+            condition = sa.and_(condition, publish_tasks.c.lease_owner == owned_by)
+        async with self.engine.begin() as conn:
+            current = await _get_task_or_none(conn, task_id)
+            if current is None:
+                raise StorageError(f"task {task_id} does not exist")
+            result = await conn.execute(sa.update(publish_tasks).where(condition).values(values))
+            if result.rowcount != 1:
+                raise TaskStateError(task_id, current.state.value, to.value)
+            await _history(conn, task_id, current.state, to, now, actor, detail)
+            return await _get_task(conn, task_id)
+
+    async def update_task(
+        self, task_id: int, *, expected: Iterable[TaskState], now: datetime, **fields: Any
+    ) -> Task:
+        """Change fields of a task that is in one of the `expected` states."""
+        states = [s.value for s in expected]
+        values = _field_values(fields) | {"updated_at": now}
+        async with self.engine.begin() as conn:
+            current = await _get_task_or_none(conn, task_id)
+            if current is None:
+                raise StorageError(f"task {task_id} does not exist")
+            result = await conn.execute(
+                sa.update(publish_tasks)
+                .where(publish_tasks.c.id == task_id, publish_tasks.c.state.in_(states))
+                .values(values)
+            )
+            if result.rowcount != 1:
+                raise TaskStateError(task_id, current.state.value, "edit")
+            return await _get_task(conn, task_id)
+
+    async def save_progress(self, task_id: int, owner: str, uri: str, offset: int) -> None:
+        """Record a resumable session and its confirmed offset, as soon as they are known."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(publish_tasks)
+                .where(publish_tasks.c.id == task_id, publish_tasks.c.lease_owner == owner)
+                .values(upload_uri=uri, upload_offset=offset)
+            )
+
+    async def renew_lease(self, task_ids: Sequence[int], owner: str, until: datetime) -> None:
+        """Extend the leases this process holds."""
+        if not task_ids:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(publish_tasks)
+                .where(publish_tasks.c.id.in_(task_ids), publish_tasks.c.lease_owner == owner)
+                .values(lease_until=until)
+            )
+
+    async def next_due_at(self) -> datetime | None:
+        """Return the earliest due instant of a waiting task."""
+        query = (
+            sa.select(publish_tasks.c.due_at)
+            .where(publish_tasks.c.state.in_(DUE_STATES), publish_tasks.c.due_at.is_not(None))
+            .order_by(publish_tasks.c.due_at)
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            value: datetime | None = await conn.scalar(query)
+        return value
+
+    async def due_tasks(self, now: datetime, limit: int = 200) -> list[Task]:
+        """Return waiting tasks whose instant has come, earliest first."""
+        query = (
+            sa.select(publish_tasks)
+            .where(publish_tasks.c.state.in_(DUE_STATES), publish_tasks.c.due_at <= now)
+            .order_by(publish_tasks.c.due_at, publish_tasks.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_task(r._mapping) for r in rows]
+
+    async def stale_active_tasks(self, now: datetime, *, every: bool = False) -> list[Task]:
+        """Return uploading or processing tasks whose lease has expired (or all, if `every`)."""
+        query = sa.select(publish_tasks).where(
+            publish_tasks.c.state.in_([TaskState.UPLOADING.value, TaskState.PROCESSING.value])
+        )
+        if not every:
+            query = query.where(
+                sa.or_(publish_tasks.c.lease_until.is_(None), publish_tasks.c.lease_until < now)
+            )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_task(r._mapping) for r in rows]
+
+    async def list_tasks(
+        self, states: Iterable[TaskState], *, user_id: int | None = None, limit: int = 50
+    ) -> list[Task]:
+        """Return tasks in the given states, soonest due first."""
+        query = sa.select(publish_tasks).where(
+            publish_tasks.c.state.in_([s.value for s in states])
+        )
+        if user_id is not None:
+            query = query.where(publish_tasks.c.user_id == user_id)
+        query = query.order_by(
+            publish_tasks.c.due_at.is_(None), publish_tasks.c.due_at, publish_tasks.c.id
+        ).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_task(r._mapping) for r in rows]
+
+    async def history(self, task_id: int) -> list[tuple[str | None, str, datetime, str | None]]:
+        """Return a task's transitions, oldest first: (from, to, at, detail)."""
+        query = (
+            sa.select(
+                publish_history.c.from_state,
+                publish_history.c.to_state,
+                publish_history.c.at,
+                publish_history.c.detail,
+            )
+            .where(publish_history.c.task_id == task_id)
+            .order_by(publish_history.c.id)
+        )
+        async with self.engine.connect() as conn:
+            return [(r[0], r[1], r[2], r[3]) for r in (await conn.execute(query)).all()]
+
+
+async def _history(
+    conn: AsyncConnection,
+    task_id: int,
+    from_state: TaskState | None,
+    to_state: TaskState,
+    at: datetime,
+    actor: str,
+    detail: str | None,
+) -> None:
+    await conn.execute(
+        sa.insert(publish_history).values(
+            task_id=task_id,
+            from_state=from_state.value if from_state else None,
+            to_state=to_state.value,
+            at=at,
+            actor=actor,
+            detail=detail,
+        )
+    )
+
+
+async def _get_task_or_none(conn: AsyncConnection, task_id: int) -> Task | None:
+    row = (
+        await conn.execute(sa.select(publish_tasks).where(publish_tasks.c.id == task_id))
+    ).first()
+    return _task(row._mapping) if row else None
+
+
+async def _get_task(conn: AsyncConnection, task_id: int) -> Task:
+    task = await _get_task_or_none(conn, task_id)
+    if task is None:
+        raise StorageError(f"task {task_id} does not exist")
+    return task
+
+
+def _metadata_values(meta: VideoMetadata) -> dict[str, Any]:
+    return {
+        "title": meta.title,
+        "description": meta.description,
+        "tags": list(meta.tags),
+        "category_id": meta.category_id,
+        "language": meta.language,
+        "made_for_kids": meta.made_for_kids,
+    }
+
+
+def _field_values(fields: Mapping[str, Any]) -> dict[str, Any]:
+    values = dict(fields)
+    meta = values.pop("metadata", None)
+    if meta is not None:
+        values |= _metadata_values(meta)
+    for name in ("privacy", "state"):
+        if name in values and values[name] is not None:
+            values[name] = str(values[name])
+    return values
+
+
+def _account(m: RowMapping) -> Account:
+    return Account(
+        id=m["id"],
+        platform=m["platform"],
+        name=m["name"],
+        status=AccountStatus(m["status"]),
+        channel_id=m["channel_id"],
+        channel_title=m["channel_title"],
+        client_id=m["client_id"],
+        timezone=m["timezone"],
+        created_at=m["created_at"],
+    )
+
+
+def _media(m: RowMapping) -> Media:
+    return Media(**{k: m[k] for k in Media.__dataclass_fields__})
+
+
+def _task(m: RowMapping) -> Task:
+    return Task(
+        id=m["id"],
+        media_id=m["media_id"],
+        account_id=m["account_id"],
+        chat_id=m["chat_id"],
+        user_id=m["user_id"],
+        metadata=VideoMetadata(
+            title=m["title"],
+            description=m["description"],
+            tags=tuple(m["tags"]),
+            category_id=m["category_id"],
+            language=m["language"],
+            made_for_kids=bool(m["made_for_kids"]),
+        ),
+        privacy=Privacy(m["privacy"]),
+        state=TaskState(m["state"]),
+        due_at=m["due_at"],
+        publish_at=m["publish_at"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        card_message_id=m["card_message_id"],
+        thumbnail_key=m["thumbnail_key"],
+        attempts=m["attempts"],
+        upload_uri=m["upload_uri"],
+        upload_offset=m["upload_offset"],
+        video_id=m["video_id"],
+        error=m["error"],
+        lease_owner=m["lease_owner"],
+        lease_until=m["lease_until"],
+    )
