@@ -22,6 +22,7 @@ from core.errors import (
 from core.metadata import effective_privacy, validate_metadata
 from core.models import Credentials, Task, TaskState
 from core.ports import Clock, MediaStore, Notifier, Publisher, TaskStore, UploadRequest
+from core.problems import encode_problem
 from core.retry import (
     QUOTA_RESET_MARGIN_S,
     UPLOAD_LIMIT_WAIT_H,
@@ -212,7 +213,7 @@ class Engine:
         except PublishError as exc:
             await self._handle_failure(task, exc)
         except InputError as exc:
-            await self._fail(task, exc.key, reason=exc.key)
+            await self._fail(task, encode_problem(exc.key, exc.params), reason=exc.key)
         except Exception as exc:
             logger.exception(
                 "task %s: unexpected error", task.id, extra=self._extra(task, "task_error")
@@ -309,8 +310,9 @@ class Engine:
     async def _handle_failure(self, task: Task, exc: PublishError) -> None:
         now = self._clock.now()
         reason = exc.reason or type(exc).__name__
+        problem = f"{reason}: {exc}" if exc.reason and str(exc) != exc.reason else reason
         if isinstance(exc, ContentError | AuthError):
-            await self._fail(task, str(exc), reason=reason)
+            await self._fail(task, problem, reason=reason)
             return
         if isinstance(exc, QuotaExceededError):
             due = next_quota_reset(now) + timedelta(seconds=QUOTA_RESET_MARGIN_S)
@@ -319,7 +321,7 @@ class Engine:
         else:
             delay = self._retry.delay_s(task.attempts)
             if delay is None:
-                await self._fail(task, str(exc), reason=reason)
+                await self._fail(task, problem, reason=reason)
                 return
             due = now + timedelta(seconds=delay)
         waiting = await self._store.transition(
@@ -330,7 +332,7 @@ class Engine:
             detail=reason,
             due_at=due,
             attempts=task.attempts + 1,
-            error=reason,
+            error=problem,
             lease_owner=None,
             lease_until=None,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
@@ -28,6 +28,14 @@ class Clock(Protocol):
 
 class MediaStore(Protocol):
     """Where received video files live: a local folder, or a bucket."""
+
+    def new_key(self, suffix: str = "") -> str:
+        """Return a fresh key for a file about to be written."""
+        ...
+
+    async def write_stream(self, key: str, chunks: AsyncIterator[bytes]) -> tuple[int, str]:
+        """Write chunks under `key`; return (size, sha256 hex)."""
+        ...
 
     def open(self, key: str) -> BinaryIO:
         """Open a stored file for reading from its start."""
@@ -101,6 +109,19 @@ class Publisher(Protocol):
     async def channel_info(self, credentials: Credentials) -> ChannelInfo:
         """Return the channel the credentials act for."""
         ...
+
+
+class VideoInfo(Protocol):
+    """What probing a received file tells about it."""
+
+    duration_s: float
+    width: int
+    height: int
+    codec: str
+
+
+#: Probes the stored file under a media key; raises MediaError when it is not a playable video.
+Prober = Callable[[str], Awaitable[VideoInfo]]
 
 
 class Notifier(Protocol):
@@ -183,6 +204,10 @@ class TaskStore(Protocol):
 
     async def add_media(self, **values: Any) -> Media:
         """Record a received file."""
+        ...
+
+    async def task_by_card(self, chat_id: int, message_id: int) -> Task | None:
+        """Return the task whose card is that message."""
         ...
 
     async def create_task(

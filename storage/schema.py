@@ -98,6 +98,7 @@ publish_tasks = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index("ix_publish_tasks_state_due", "state", "due_at"),
     sa.Index("ix_publish_tasks_account_state", "account_id", "state"),
+    sa.Index("ix_publish_tasks_card", "chat_id", "card_message_id"),
 )
 
 publish_history = sa.Table(

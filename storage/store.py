@@ -192,6 +192,15 @@ class SqlStore:
             ).first()
         return _task(row._mapping) if row else None
 
+    async def task_by_card(self, chat_id: int, message_id: int) -> Task | None:
+        """Return the task whose card is that message."""
+        query = sa.select(publish_tasks).where(
+            publish_tasks.c.chat_id == chat_id, publish_tasks.c.card_message_id == message_id
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return _task(row._mapping) if row else None
+
     async def transition(
         self,
         task_id: int,

@@ -95,6 +95,9 @@ def upgrade() -> None:
             "ix_publish_tasks_account_state", ["account_id", "state"], unique=False
         )
         batch_op.create_index("ix_publish_tasks_state_due", ["state", "due_at"], unique=False)
+        batch_op.create_index(
+            "ix_publish_tasks_card", ["chat_id", "card_message_id"], unique=False
+        )
 
     op.create_table(
         "publish_history",
@@ -122,6 +125,7 @@ def downgrade() -> None:
     op.drop_table("publish_history")
     with op.batch_alter_table("publish_tasks", schema=None) as batch_op:
         batch_op.drop_index("ix_publish_tasks_state_due")
+        batch_op.drop_index("ix_publish_tasks_card")
         batch_op.drop_index("ix_publish_tasks_account_state")
 
     op.drop_table("publish_tasks")

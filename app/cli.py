@@ -1,0 +1,211 @@
+"""The `publish-manager` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app import logs
+from app.wiring import build, open_store
+from core.errors import PublishError, PublishManagerError
+from core.models import Credentials
+from core.settings import Settings, load_settings
+from media.store import LocalMediaStore
+from platforms.youtube import YouTubePublisher
+from storage.store import DuplicateAccountError
+
+logger = logging.getLogger(__name__)
+
+YOUTUBE_SCOPE = "https://www.googleapis.com/auth/youtube"
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand."""
+    top = argparse.ArgumentParser(
+        prog="publish-manager",
+        description="Publish videos to many YouTube channels from a Telegram bot.",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "run",
+        help="run the bot and the engine in one process",
+        description="Run the bot "
+        "and the engine in one process until SIGINT or SIGTERM. Settings come from PM_* "
+        "environment variables or .env (see .env.example).",
+    )
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole flow against local emulators",
+        description="Start emulated Telegram and YouTube servers on loopback, run the real "
+        "application against them, send a video as a person would and publish it.",
+    )
+    demo.add_argument("--quiet", action="store_true", help="print only the summary")
+    accounts = commands.add_parser(
+        "accounts", help="manage publishing accounts", description="Manage accounts."
+    )
+    account_commands = accounts.add_subparsers(dest="accounts_command", required=True)
+    account_commands.add_parser(
+        "list", help="list accounts", description="List every stored account."
+    )
+    add = account_commands.add_parser(
+        "add", help="add an account", description="Add a publishing account."
+    )
+    platforms = add.add_subparsers(dest="platform", required=True)
+    youtube = platforms.add_parser(
+        "youtube",
+        help="add a YouTube channel",
+        description="Store a YouTube channel's OAuth credentials (encrypted with "
+        "PM_SECRET_KEY). Give --refresh-token, or --interactive to run Google's "
+        "installed-app consent flow in a browser.",
+    )
+    youtube.add_argument("--name", required=True, help="a short name to refer to the channel")
+    youtube.add_argument("--client-id", required=True, help="OAuth client id (Google Cloud)")
+    youtube.add_argument("--client-secret", required=True, help="OAuth client secret")
+    source = youtube.add_mutually_exclusive_group(required=True)
+    source.add_argument("--refresh-token", help="an OAuth refresh token for the channel")
+    source.add_argument(
+        "--interactive", action="store_true", help="open Google's consent page to get one"
+    )
+    youtube.add_argument("--timezone", help="the channel audience's IANA time zone")
+    youtube.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="store without asking YouTube which channel the token belongs to",
+    )
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit status."""
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        secrets = [
+            s.get_secret_value() for s in (settings.telegram_token, settings.secret_key) if s
+        ]
+        logs.configure(settings.log_level, secrets)
+        if args.command == "run":
+            asyncio.run(run(settings))
+        elif args.command == "demo":
+            from app.demo import run_demo
+
+            return asyncio.run(run_demo(quiet=args.quiet))
+        elif args.accounts_command == "list":
+            asyncio.run(list_accounts(settings))
+        else:
+            asyncio.run(add_youtube(settings, args))
+    except PublishManagerError as exc:
+        print(f"publish-manager: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+async def run(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM."""
+    manager = await build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await manager.start()
+    try:
+        await stop.wait()
+    finally:
+        await manager.stop()
+
+
+async def list_accounts(settings: Settings) -> None:
+    """Print every account, one a line."""
+    store = await open_store(settings)
+    try:
+        accounts = await store.list_accounts()
+    finally:
+        await store.close()
+    if not accounts:
+        print("no accounts; add one with: publish-manager accounts add youtube --help")
+    for a in accounts:
+        channel = f"{a.channel_id} {a.channel_title or ''}".strip() if a.channel_id else "-"
+        print(f"{a.id}\t{a.name}\t{a.platform}\t{a.status.value}\t{a.timezone}\t{channel}")
+
+
+async def add_youtube(settings: Settings, args: argparse.Namespace) -> None:
+    """Store a YouTube channel, checking with YouTube which channel the token acts for."""
+    zone = args.timezone or settings.timezone
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PublishManagerError(f"--timezone: unknown time zone {zone!r}") from None
+    refresh_token = args.refresh_token or await asyncio.to_thread(
+        consent_flow, settings, args.client_id, args.client_secret
+    )
+    credentials = Credentials(
+        args.client_id, args.client_secret, refresh_token, settings.google_token_uri
+    )
+    channel_id = channel_title = None
+    if not args.no_verify:
+        publisher = YouTubePublisher(settings.youtube_api_url, LocalMediaStore(settings.media_dir))
+        try:
+            info = await publisher.channel_info(credentials)
+        except PublishError as exc:
+            raise PublishManagerError(
+                f"YouTube did not accept these credentials ({exc.reason or exc}); "
+                "check them or use --no-verify"
+            ) from None
+        channel_id, channel_title = info.channel_id, info.title
+    store = await open_store(settings)
+    try:
+        account = await store.add_account(
+            platform="youtube",
+            name=args.name,
+            credentials=credentials,
+            channel_id=channel_id,
+            channel_title=channel_title,
+            timezone=zone,
+            now=datetime.now(UTC),
+        )
+    except DuplicateAccountError as exc:
+        raise PublishManagerError(str(exc)) from None
+    finally:
+        await store.close()
+    shown = f" ({channel_title}, {channel_id})" if channel_id else ""
+    print(f"added account {account.id} {account.name}{shown}")
+
+
+def consent_flow(settings: Settings, client_id: str, client_secret: str) -> str:
+    """Run Google's installed-app flow on a loopback port and return the refresh token."""
+    from google_auth_oauthlib.flow import InstalledAppFlow
+
+    config = {
+        "installed": {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "auth_uri": settings.google_auth_uri,
+            "token_uri": settings.google_token_uri,
+            "redirect_uris": ["http://localhost"],
+        }
+    }
+    flow = InstalledAppFlow.from_client_config(config, scopes=[YOUTUBE_SCOPE])
+    credentials = flow.run_local_server(
+        port=0,
+        open_browser=False,
+        access_type="offline",
+        prompt="consent",
+        authorization_prompt_message="Open this page, sign in with the channel's Google account "
+        "and allow access:\n{url}",
+    )
+    token = getattr(credentials, "refresh_token", None)
+    if not token:
+        raise PublishManagerError("Google returned no refresh token; try again")
+    return str(token)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Builds the whole application from the settings: store, engine, bot, publishers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+
+import httpx
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.files import TelegramFiles
+from bot.handlers import BotDeps, install
+from bot.notifier import TelegramNotifier
+from core.access import AccessList
+from core.clock import SystemClock
+from core.engine import Engine, EngineConfig
+from core.models import Privacy
+from core.ports import Clock, VideoInfo
+from core.service import TaskService
+from core.settings import Settings
+from media.probe import probe
+from media.store import LocalMediaStore
+from platforms.youtube import YouTubePublisher
+from storage.crypto import SecretBox
+from storage.store import SqlStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PublishManager:
+    """One process: the bot and the engine on one asyncio loop."""
+
+    settings: Settings
+    store: SqlStore
+    media: LocalMediaStore
+    clock: Clock
+    engine: Engine
+    service: TaskService
+    application: Application  # type: ignore[type-arg]
+    http: httpx.AsyncClient
+    _stopped: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self, *, poll_interval_s: float = 0.0) -> None:
+        """Start the engine, then the bot's long polling."""
+        if isinstance(self.clock, SystemClock):
+            self.clock.start()
+        await self.engine.start()
+        await self.application.initialize()
+        await self.application.start()
+        assert self.application.updater is not None
+        await self.application.updater.start_polling(
+            poll_interval=poll_interval_s, drop_pending_updates=False
+        )
+        logger.info("publish-manager started", extra={"action": "started"})
+
+    async def stop(self) -> None:
+        """Stop taking updates and work, let running uploads finish, close everything."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.engine.stop()
+        await self.application.shutdown()
+        if isinstance(self.clock, SystemClock):
+            self.clock.shutdown()
+        await self.http.aclose()
+        await self.store.close()
+        logger.info("publish-manager stopped", extra={"action": "stopped"})
+
+
+async def open_store(settings: Settings) -> SqlStore:
+    """Open the database named by the settings, creating the data directory."""
+    settings.require("secret_key")
+    assert settings.secret_key is not None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return await SqlStore.open(settings.db_url, SecretBox(settings.secret_key.get_secret_value()))
+
+
+async def build(settings: Settings, clock: Clock | None = None) -> PublishManager:
+    """Wire every part of one process from the settings."""
+    settings.require("telegram_token", "secret_key")
+    assert settings.telegram_token is not None
+    clock = clock or SystemClock()
+    store = await open_store(settings)
+    media = LocalMediaStore(settings.media_dir)
+
+    async def probe_key(key: str) -> VideoInfo:
+        return await asyncio.to_thread(probe, media.path(key))
+
+    publisher = YouTubePublisher(settings.youtube_api_url, media, chunk_size=settings.chunk_size)
+    root = settings.telegram_api_url.rstrip("/")
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .local_mode(settings.telegram_local_mode)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)
+        .build()
+    )
+    engine_ref: list[Engine] = []
+    service = TaskService(
+        store,
+        media,
+        probe_key,
+        clock,
+        default_privacy=Privacy(settings.default_privacy),
+        default_category_id=settings.default_category_id,
+        on_change=lambda: engine_ref[0].wake(),
+    )
+    http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+    deps = BotDeps(
+        service=service,
+        access=AccessList(settings.admin_ids, settings.operator_ids),
+        files=TelegramFiles(application.bot, http, local_mode=settings.telegram_local_mode),
+        language=settings.language,
+        timezone=settings.timezone,
+    )
+    install(application, deps)
+    notifier = TelegramNotifier(
+        application.bot, service, deps.languages, settings.language, settings.timezone
+    )
+    engine = Engine(
+        store,
+        {publisher.platform: publisher},
+        media,
+        notifier,
+        clock,
+        EngineConfig(
+            worker_id=f"{socket.gethostname()}:{os.getpid()}",
+            max_parallel=settings.max_parallel_uploads,
+            lease_s=settings.lease_s,
+            sweep_s=settings.sweep_interval_s,
+            single_process=settings.db_url.startswith("sqlite"),
+        ),
+    )
+    engine_ref.append(engine)
+    return PublishManager(settings, store, media, clock, engine, service, application, http)

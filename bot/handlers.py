@@ -1,0 +1,487 @@
+"""Telegram handlers: read the update, call one service, render the answer."""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from telegram import ForceReply, Message, Update, User
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.cards import (
+    account_line,
+    card_keyboard,
+    human_size,
+    privacy_keyboard,
+    privacy_text,
+    queue_line,
+    render_card,
+)
+from bot.files import CLOUD_DOWNLOAD_LIMIT_BYTES, FileTooBigError, TelegramFiles
+from bot.messages import text
+from core.access import AccessList, Actor
+from core.errors import InputError
+from core.models import Privacy
+from core.service import IncomingVideo, TaskService, TaskView
+from core.timeparse import format_local
+
+logger = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+
+
+@dataclass
+class BotDeps:
+    """What the handlers need, kept in application.bot_data."""
+
+    service: TaskService
+    access: AccessList
+    files: TelegramFiles
+    language: str
+    timezone: str
+    #: The language each person's Telegram client uses, learnt from their updates.
+    languages: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """Return the team's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def language_of(self, user: User | None) -> str:
+        """Return the language to answer a person in."""
+        if user is None:
+            return self.language
+        code = (user.language_code or "").lower()
+        if code.startswith("zh"):
+            return "zh"
+        if code.startswith("en"):
+            return "en"
+        return self.languages.get(user.id, self.language)
+
+
+def deps(context: Context) -> BotDeps:
+    """Return the handlers' dependencies."""
+    found: BotDeps = context.bot_data["deps"]
+    return found
+
+
+def actor_of(update: Update, context: Context) -> Actor:
+    """Return the acting person; the gate has already refused strangers."""
+    d = deps(context)
+    user = update.effective_user
+    assert user is not None
+    role = d.access.role_of(user.id)
+    assert role is not None
+    return Actor(user.id, role, d.language_of(user), d.timezone)
+
+
+async def reply(update: Update, body: str, **kwargs: object) -> Message | None:
+    """Answer in the chat the update came from, as HTML."""
+    message = update.effective_message
+    if message is None:
+        return None
+    return await message.reply_text(body, parse_mode=ParseMode.HTML, **kwargs)  # type: ignore[arg-type]
+
+
+async def gate(update: Update, context: Context) -> None:
+    """Refuse anyone who is not an admin or operator; nothing else runs for them."""
+    user = update.effective_user
+    d = deps(context)
+    if user is None:
+        raise ApplicationHandlerStop
+    d.languages[user.id] = d.language_of(user)
+    if d.access.role_of(user.id) is not None:
+        return
+    logger.warning("refused user %s", user.id, extra={"action": "refused", "user_id": user.id})
+    lang = d.language_of(user)
+    if update.callback_query is not None:
+        await update.callback_query.answer(
+            text("access.stranger", lang, user_id=user.id), show_alert=True
+        )
+    elif _addressed_to_bot(update):
+        await reply(update, text("access.stranger", lang, user_id=user.id))
+    raise ApplicationHandlerStop
+
+
+def _addressed_to_bot(update: Update) -> bool:
+    # In a group only commands are answered, so strangers' chatter does not flood the chat.
+    chat = update.effective_chat
+    message = update.effective_message
+    if chat is None or message is None:
+        return False
+    return chat.type == "private" or (message.text or "").startswith("/")
+
+
+async def start(update: Update, context: Context) -> None:
+    """Greet the person and say how to begin."""
+    user = update.effective_user
+    lang = actor_of(update, context).language
+    await reply(update, text("start", lang, name=user.first_name if user else ""))
+
+
+async def help_command(update: Update, context: Context) -> None:
+    """List every command."""
+    await reply(
+        update, text("help", actor_of(update, context).language, zone=deps(context).timezone)
+    )
+
+
+async def receive_video(update: Update, context: Context) -> None:
+    """Turn a sent video into a draft task and answer with its card."""
+    message = update.effective_message
+    assert message is not None and update.effective_chat is not None
+    actor = actor_of(update, context)
+    d = deps(context)
+    media = message.video or message.document
+    assert media is not None
+    name = getattr(media, "file_name", None) or "video.mp4"
+    mime = getattr(media, "mime_type", None) or "video/mp4"
+    try:
+        chunks = await d.files.open(media.file_id, media.file_size)
+    except FileTooBigError as exc:
+        size = human_size(exc.size) if exc.size else "?"
+        limit = human_size(CLOUD_DOWNLOAD_LIMIT_BYTES)
+        await reply(update, text("file.too_big", actor.language, size=size, limit=limit))
+        return
+    incoming = IncomingVideo(chunks, name, mime, media.file_unique_id)
+    view = await d.service.receive_video(
+        incoming, message.caption, update.effective_chat.id, actor
+    )
+    await send_card(update, context, view, actor)
+
+
+async def refuse_document(update: Update, context: Context) -> None:
+    """Explain that a non-video file cannot be published."""
+    message = update.effective_message
+    assert message is not None
+    attachment = message.document or message.audio or message.voice
+    name = getattr(attachment, "file_name", None) or "?"
+    mime = getattr(attachment, "mime_type", None) or "?"
+    await reply(
+        update, text("file.not_video", actor_of(update, context).language, name=name, mime=mime)
+    )
+
+
+async def send_card(update: Update, context: Context, view: TaskView, actor: Actor) -> None:
+    """Send a task's card and remember it as the card."""
+    zone = ZoneInfo(actor.timezone)
+    card = await reply(
+        update,
+        render_card(view, actor.language, zone),
+        reply_markup=card_keyboard(view.task, actor.language),
+    )
+    if card is not None:
+        await deps(context).service.attach_card(view.task.id, card.message_id)
+
+
+async def receive_photo(update: Update, context: Context) -> None:
+    """Set a task's thumbnail from a photo sent in reply to its card."""
+    message = update.effective_message
+    assert message is not None and update.effective_chat is not None
+    actor = actor_of(update, context)
+    d = deps(context)
+    target = message.reply_to_message
+    task = (
+        await d.service.task_by_card(update.effective_chat.id, target.message_id)
+        if target
+        else None
+    )
+    if task is None:
+        await reply(update, text("thumbnail.no_card", actor.language))
+        return
+    photo = message.photo[-1]
+    chunks = await d.files.open(photo.file_id, photo.file_size)
+    view = await d.service.set_thumbnail(task.id, chunks, actor)
+    await reply(update, text("thumbnail.set", actor.language, task_id=view.task.id))
+    await refresh_card(context, view, actor)
+
+
+async def receive_text(update: Update, context: Context) -> None:
+    """Take a reply to a schedule prompt as the time; otherwise point to /help."""
+    message = update.effective_message
+    assert message is not None
+    actor = actor_of(update, context)
+    prompts: dict[int, int] = (
+        context.chat_data.setdefault("prompts", {}) if context.chat_data is not None else {}
+    )
+    target = message.reply_to_message
+    if target is not None and target.message_id in prompts:
+        await _schedule(update, context, prompts[target.message_id], message.text or "", actor)
+        return
+    await reply(update, text("text.unknown", actor.language))
+
+
+async def publish_command(update: Update, context: Context) -> None:
+    """/publish <id>: publish now."""
+    actor = actor_of(update, context)
+    task_id = await _task_id_arg(update, context, "usage.publish", actor)
+    if task_id is not None:
+        await _publish_now(update, context, task_id, actor)
+
+
+async def schedule_command(update: Update, context: Context) -> None:
+    """/schedule <id> <when>: publish at a time."""
+    actor = actor_of(update, context)
+    args = context.args or []
+    if len(args) < 2:
+        await reply(update, text("usage.schedule", actor.language))
+        return
+    task_id = await _task_id_arg(update, context, "usage.schedule", actor)
+    if task_id is not None:
+        await _schedule(update, context, task_id, " ".join(args[1:]), actor)
+
+
+async def privacy_command(update: Update, context: Context) -> None:
+    """/privacy <id> private|unlisted|public."""
+    actor = actor_of(update, context)
+    args = context.args or []
+    if len(args) != 2:
+        await reply(update, text("usage.privacy", actor.language))
+        return
+    task_id = await _task_id_arg(update, context, "usage.privacy", actor)
+    if task_id is None:
+        return
+    try:
+        privacy = Privacy(args[1].lower())
+    except ValueError:
+        await reply(update, text("usage.bad_privacy", actor.language, text=args[1][:50]))
+        return
+    await _set_privacy(update, context, task_id, privacy, actor)
+
+
+async def cancel_command(update: Update, context: Context) -> None:
+    """/cancel <id>."""
+    actor = actor_of(update, context)
+    task_id = await _task_id_arg(update, context, "usage.cancel", actor)
+    if task_id is not None:
+        await _cancel(update, context, task_id, actor)
+
+
+async def status_command(update: Update, context: Context) -> None:
+    """/status <id>: the task card, now."""
+    actor = actor_of(update, context)
+    task_id = await _task_id_arg(update, context, "usage.status", actor)
+    if task_id is None:
+        return
+    view = await deps(context).service.view(task_id, actor)
+    await reply(update, render_card(view, actor.language, ZoneInfo(actor.timezone)))
+
+
+async def queue_command(update: Update, context: Context) -> None:
+    """/queue: unfinished tasks."""
+    actor = actor_of(update, context)
+    tasks = await deps(context).service.queue(actor)
+    if not tasks:
+        await reply(update, text("queue.empty", actor.language))
+        return
+    zone = ZoneInfo(actor.timezone)
+    lines = [text("queue.header", actor.language)] + [
+        queue_line(t, zone, actor.language) for t in tasks
+    ]
+    await reply(update, _fit("\n".join(lines)))
+
+
+async def accounts_command(update: Update, context: Context) -> None:
+    """/accounts: the connected channels."""
+    actor = actor_of(update, context)
+    accounts = await deps(context).service.accounts(actor)
+    if not accounts:
+        await reply(update, text("accounts.none", actor.language))
+        return
+    lines = [text("accounts.header", actor.language)] + [
+        account_line(a, actor.language) for a in accounts
+    ]
+    await reply(update, _fit("\n".join(lines)))
+
+
+async def button(update: Update, context: Context) -> None:
+    """Handle a card button; unknown or forged data gets a short answer and changes nothing."""
+    query = update.callback_query
+    assert query is not None
+    actor = actor_of(update, context)
+    action, task_id, value = _parse_callback(query.data or "")
+    if task_id is None:
+        await query.answer(text("button.unknown", actor.language), show_alert=True)
+        return
+    await query.answer()
+    if action == "pub":
+        await _publish_now(update, context, task_id, actor)
+    elif action == "sch":
+        await _prompt_schedule(update, context, task_id, actor)
+    elif action == "prv" and value is None:
+        await deps(context).service.view(task_id, actor)
+        await reply(
+            update,
+            text("privacy.prompt", actor.language, task_id=task_id),
+            reply_markup=privacy_keyboard(task_id, actor.language),
+        )
+    elif action == "prv" and value is not None:
+        await _set_privacy(update, context, task_id, Privacy(value), actor)
+    elif action == "can":
+        await _cancel(update, context, task_id, actor)
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Answer a person whose action failed, in their language; log what went wrong."""
+    error = context.error
+    if not isinstance(update, Update):
+        logger.error("error outside an update: %s", type(error).__name__, exc_info=error)
+        return
+    d = deps(context)
+    lang = d.language_of(update.effective_user)
+    if isinstance(error, InputError):
+        body = text(error.key, lang, **error.params)
+    else:
+        logger.error("handler failed", exc_info=error, extra={"action": "handler_error"})
+        body = text("error.internal", lang)
+    try:
+        if update.callback_query is not None and update.effective_message is None:
+            await update.callback_query.answer(html.unescape(body)[:200], show_alert=True)
+        else:
+            await reply(update, body)
+    except Exception:
+        logger.exception("could not tell the person about an error")
+
+
+async def refresh_card(context: Context, view: TaskView, actor: Actor) -> None:
+    """Edit a task's card to show its current state."""
+    task = view.task
+    if task.card_message_id is None:
+        return
+    try:
+        await context.bot.edit_message_text(
+            render_card(view, actor.language, ZoneInfo(actor.timezone)),
+            chat_id=task.chat_id,
+            message_id=task.card_message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=card_keyboard(task, actor.language),
+        )
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            raise
+
+
+async def _publish_now(update: Update, context: Context, task_id: int, actor: Actor) -> None:
+    view = await deps(context).service.publish_now(task_id, actor)
+    await reply(update, text("task.queued_now", actor.language, task_id=task_id))
+    await refresh_card(context, view, actor)
+
+
+async def _schedule(
+    update: Update, context: Context, task_id: int, when: str, actor: Actor
+) -> None:
+    view, resolved = await deps(context).service.schedule(task_id, when, actor)
+    zone = ZoneInfo(actor.timezone)
+    lines = [
+        text(
+            "task.scheduled",
+            actor.language,
+            task_id=task_id,
+            when=format_local(resolved.instant, zone),
+        )
+    ]
+    if resolved.note is not None:
+        lines.append(
+            text(f"time.note_{resolved.note}", actor.language, **resolved.note_params(zone))
+        )
+    await reply(update, "\n".join(lines))
+    await refresh_card(context, view, actor)
+
+
+async def _prompt_schedule(update: Update, context: Context, task_id: int, actor: Actor) -> None:
+    await deps(context).service.view(task_id, actor)
+    prompt = await reply(
+        update,
+        text("schedule.prompt", actor.language, task_id=task_id, zone=actor.timezone),
+        reply_markup=ForceReply(selective=True),
+    )
+    if prompt is not None and context.chat_data is not None:
+        context.chat_data.setdefault("prompts", {})[prompt.message_id] = task_id
+
+
+async def _set_privacy(
+    update: Update, context: Context, task_id: int, privacy: Privacy, actor: Actor
+) -> None:
+    view = await deps(context).service.set_privacy(task_id, privacy, actor)
+    shown = privacy_text(privacy, actor.language)
+    await reply(update, text("task.privacy_set", actor.language, task_id=task_id, privacy=shown))
+    await refresh_card(context, view, actor)
+
+
+async def _cancel(update: Update, context: Context, task_id: int, actor: Actor) -> None:
+    view = await deps(context).service.cancel(task_id, actor)
+    await reply(update, text("task.cancelled", actor.language, task_id=task_id))
+    await refresh_card(context, view, actor)
+
+
+async def _task_id_arg(update: Update, context: Context, usage: str, actor: Actor) -> int | None:
+    args = context.args or []
+    if not args:
+        await reply(update, text(usage, actor.language))
+        return None
+    task_id = parse_task_id(args[0])
+    if task_id is None:
+        await reply(update, text("usage.bad_id", actor.language, text=args[0][:50]))
+    return task_id
+
+
+def parse_task_id(raw: str) -> int | None:
+    """Return the task id in `#12` or `12`, or None."""
+    digits = raw.strip().removeprefix("#")
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 12:
+        return None
+    return int(digits)
+
+
+def _parse_callback(data: str) -> tuple[str, int | None, str | None]:
+    parts = data.split(":")
+    if len(parts) not in (2, 3) or parts[0] not in {"pub", "sch", "prv", "can"}:
+        return "", None, None
+    task_id = parse_task_id(parts[1])
+    value = parts[2] if len(parts) == 3 else None
+    if value is not None and (parts[0] != "prv" or value not in {p.value for p in Privacy}):
+        return "", None, None
+    return parts[0], task_id, value
+
+
+def _fit(body: str, limit: int = 4000) -> str:
+    if len(body) <= limit:
+        return body
+    cut = body[:limit].rsplit("\n", 1)[0]
+    return cut + "\n…"
+
+
+def install(app: Application, deps_: BotDeps) -> None:  # type: ignore[type-arg]
+    """Register every handler on the application."""
+    app.bot_data["deps"] = deps_
+    app.add_handler(TypeHandler(Update, gate), group=-1)
+    app.add_handler(CommandHandler("start", start))
+    app.add_handler(CommandHandler("help", help_command))
+    app.add_handler(CommandHandler("publish", publish_command))
+    app.add_handler(CommandHandler("schedule", schedule_command))
+    app.add_handler(CommandHandler("privacy", privacy_command))
+    app.add_handler(CommandHandler("cancel", cancel_command))
+    app.add_handler(CommandHandler("status", status_command))
+    app.add_handler(CommandHandler("queue", queue_command))
+    app.add_handler(CommandHandler("accounts", accounts_command))
+    app.add_handler(MessageHandler(filters.VIDEO | filters.Document.VIDEO, receive_video))
+    app.add_handler(MessageHandler(filters.PHOTO, receive_photo))
+    app.add_handler(
+        MessageHandler(filters.Document.ALL | filters.AUDIO | filters.VOICE, refuse_document)
+    )
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, receive_text))
+    app.add_handler(CallbackQueryHandler(button))
+    app.add_error_handler(on_error)

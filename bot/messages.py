@@ -1,0 +1,263 @@
+"""The message catalogue: every text a person reads, in Chinese and English."""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from bot.messages_input import INPUT_MESSAGES
+
+logger = logging.getLogger(__name__)
+
+LANGUAGES = ("zh", "en")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "start": {
+        "en": "Hello {name}! Send me a video (as a video or as a file) with its caption: the "
+        "first line becomes the title, the rest the description, #hashtags the tags. "
+        "I answer with a task card to publish it now or at a time. /help lists every command.",
+        "zh": "你好 {name}！把视频（视频或文件形式）连同说明文字发给我：第一行是标题，其余是简介，"
+        "#话题 会成为标签。我会回复一张任务卡片，可以立即发布或定时发布。/help 查看全部命令。",
+    },
+    "help": {
+        "en": "<b>Commands</b>\n"
+        "/publish &lt;id&gt; — publish now\n"
+        "/schedule &lt;id&gt; &lt;when&gt; — publish at a time (“tomorrow 8pm”, "
+        "“in 2 hours”, “2026-12-05 20:00”, “明天 20:00”)\n"
+        "/privacy &lt;id&gt; private|unlisted|public — visibility\n"
+        "/cancel &lt;id&gt; — cancel a task\n"
+        "/status &lt;id&gt; — a task in full\n"
+        "/queue — unfinished tasks\n"
+        "/accounts — connected channels\n"
+        "/help — this list\n\n"
+        "Send a video to create a task; reply to its card with a photo to set the thumbnail. "
+        "Times are in {zone}.",
+        "zh": "<b>命令</b>\n"
+        "/publish &lt;编号&gt; — 立即发布\n"
+        "/schedule &lt;编号&gt; &lt;时间&gt; — 定时发布（“明天 20:00”、“今晚8点”、"
+        "“2小时后”、“tomorrow 8pm”）\n"
+        "/privacy &lt;编号&gt; private|unlisted|public — 公开范围\n"
+        "/cancel &lt;编号&gt; — 取消任务\n"
+        "/status &lt;编号&gt; — 任务详情\n"
+        "/queue — 未完成的任务\n"
+        "/accounts — 已连接的频道\n"
+        "/help — 本列表\n\n"
+        "发送视频即可创建任务；回复任务卡片一张图片即可设置封面。时间按 {zone} 计算。",
+    },
+    "access.stranger": {
+        "en": "Sorry, this bot only works for its team. Ask an admin to add your id {user_id}.",
+        "zh": "抱歉，此机器人仅供团队使用。请联系管理员添加你的 ID {user_id}。",
+    },
+    "access.denied": {
+        "en": "Your role does not allow that.",
+        "zh": "你的角色无权执行此操作。",
+    },
+    "error.internal": {
+        "en": "Something went wrong on our side; nothing was changed. Please try again.",
+        "zh": "系统出错，未做任何更改。请重试。",
+    },
+    "usage.publish": {"en": "Usage: /publish &lt;id&gt;", "zh": "用法：/publish &lt;编号&gt;"},
+    "usage.schedule": {
+        "en": "Usage: /schedule &lt;id&gt; &lt;when&gt;, e.g. /schedule 12 tomorrow 8pm",
+        "zh": "用法：/schedule &lt;编号&gt; &lt;时间&gt;，例如 /schedule 12 明天 20:00",
+    },
+    "usage.privacy": {
+        "en": "Usage: /privacy &lt;id&gt; private|unlisted|public",
+        "zh": "用法：/privacy &lt;编号&gt; private|unlisted|public",
+    },
+    "usage.cancel": {"en": "Usage: /cancel &lt;id&gt;", "zh": "用法：/cancel &lt;编号&gt;"},
+    "usage.status": {"en": "Usage: /status &lt;id&gt;", "zh": "用法：/status &lt;编号&gt;"},
+    "usage.bad_id": {
+        "en": "“{text}” is not a task id; task ids look like #12.",
+        "zh": "“{text}” 不是任务编号；任务编号形如 #12。",
+    },
+    "usage.bad_privacy": {
+        "en": "“{text}” is not a privacy; choose private, unlisted or public.",
+        "zh": "“{text}” 不是有效的公开范围；请选择 private、unlisted 或 public。",
+    },
+    "task.not_found": {"en": "There is no task #{task_id}.", "zh": "没有任务 #{task_id}。"},
+    "task.not_yours": {
+        "en": "Task #{task_id} belongs to someone else.",
+        "zh": "任务 #{task_id} 属于其他人。",
+    },
+    "task.not_editable": {
+        "en": "Task #{task_id} is {state} and can no longer be changed.",
+        "zh": "任务 #{task_id} 当前为{state}，无法再修改。",
+    },
+    "task.no_account": {
+        "en": "No channel is connected yet. An admin adds one with "
+        "“publish-manager accounts add youtube”.",
+        "zh": "尚未连接任何频道。请管理员使用 “publish-manager accounts add youtube” 添加。",
+    },
+    "task.queued_now": {
+        "en": "Task #{task_id} will be published now.",
+        "zh": "任务 #{task_id} 即将发布。",
+    },
+    "task.scheduled": {
+        "en": "Task #{task_id} will be published at {when}.",
+        "zh": "任务 #{task_id} 将于 {when} 发布。",
+    },
+    "task.privacy_set": {
+        "en": "Task #{task_id} will be {privacy}.",
+        "zh": "任务 #{task_id} 的公开范围已设为{privacy}。",
+    },
+    "task.cancelled": {"en": "Task #{task_id} is cancelled.", "zh": "任务 #{task_id} 已取消。"},
+    "task.published": {
+        "en": "✅ Task #{task_id} is published ({privacy}): {url}",
+        "zh": "✅ 任务 #{task_id} 已发布（{privacy}）：{url}",
+    },
+    "task.failed": {
+        "en": "❌ Task #{task_id} failed: {reason}\nThe file is kept.",
+        "zh": "❌ 任务 #{task_id} 发布失败：{reason}\n文件已保留。",
+    },
+    "task.retry_wait": {
+        "en": "⏳ Task #{task_id} hit a problem ({reason}); it tries again at {when}.",
+        "zh": "⏳ 任务 #{task_id} 遇到问题（{reason}），将于 {when} 重试。",
+    },
+    "schedule.prompt": {
+        "en": "When should task #{task_id} be published? Reply with a time, e.g. "
+        "“tomorrow 8pm”, “in 2 hours” or “2026-12-05 20:00” ({zone}).",
+        "zh": "任务 #{task_id} 何时发布？请回复时间，例如 “明天 20:00”、“今晚8点”、“2小时后”"
+        "（{zone}）。",
+    },
+    "privacy.prompt": {
+        "en": "Choose the privacy of task #{task_id}:",
+        "zh": "请选择任务 #{task_id} 的公开范围：",
+    },
+    "button.publish": {"en": "🚀 Publish now", "zh": "🚀 立即发布"},
+    "button.schedule": {"en": "🕒 Schedule", "zh": "🕒 定时"},
+    "button.privacy": {"en": "🔒 Privacy", "zh": "🔒 公开范围"},
+    "button.cancel": {"en": "✖ Cancel", "zh": "✖ 取消"},
+    "button.unknown": {
+        "en": "This button is no longer valid.",
+        "zh": "此按钮已失效。",
+    },
+    "privacy.private": {"en": "private", "zh": "私享"},
+    "privacy.unlisted": {"en": "unlisted", "zh": "不公开列出"},
+    "privacy.public": {"en": "public", "zh": "公开"},
+    "state.draft": {"en": "draft", "zh": "草稿"},
+    "state.queued": {"en": "queued", "zh": "排队中"},
+    "state.uploading": {"en": "uploading", "zh": "上传中"},
+    "state.processing": {"en": "processing", "zh": "处理中"},
+    "state.retry_wait": {"en": "waiting to retry", "zh": "等待重试"},
+    "state.published": {"en": "published", "zh": "已发布"},
+    "state.failed": {"en": "failed", "zh": "失败"},
+    "state.cancelled": {"en": "cancelled", "zh": "已取消"},
+    "card.title": {"en": "Task #{task_id} · {state}", "zh": "任务 #{task_id} · {state}"},
+    "card.field.title": {"en": "Title", "zh": "标题"},
+    "card.field.description": {"en": "Description", "zh": "简介"},
+    "card.field.tags": {"en": "Tags", "zh": "标签"},
+    "card.field.account": {"en": "Account", "zh": "账号"},
+    "card.field.privacy": {"en": "Privacy", "zh": "公开范围"},
+    "card.field.time": {"en": "Time", "zh": "时间"},
+    "card.field.file": {"en": "File", "zh": "文件"},
+    "card.field.thumbnail": {"en": "Thumbnail", "zh": "封面"},
+    "card.field.video": {"en": "Video", "zh": "视频"},
+    "card.field.error": {"en": "Problem", "zh": "问题"},
+    "card.none": {"en": "—", "zh": "—"},
+    "card.no_account": {"en": "none connected", "zh": "未连接"},
+    "card.not_scheduled": {"en": "not scheduled", "zh": "未定时"},
+    "card.thumbnail_set": {"en": "set", "zh": "已设置"},
+    "card.hint": {
+        "en": "Reply to this card with a photo to set the thumbnail.",
+        "zh": "回复此卡片一张图片即可设置封面。",
+    },
+    "card.private_note": {
+        "en": "YouTube may keep uploads from unaudited API projects private.",
+        "zh": "未经审核的 API 项目上传的视频可能被 YouTube 强制设为私享。",
+    },
+    "file.receiving": {
+        "en": "Receiving “{name}” ({size})…",
+        "zh": "正在接收 “{name}”（{size}）……",
+    },
+    "file.too_big": {
+        "en": "This file is {size}; a bot on Telegram's cloud Bot API can only download files "
+        "up to {limit}. To take bigger files (up to 2000 MB), run a local Bot API server "
+        "(telegram-bot-api --local), set PM_TELEGRAM_API_URL to it and "
+        "PM_TELEGRAM_LOCAL_MODE=true. Until then, send a smaller file.",
+        "zh": "此文件大小为 {size}；使用 Telegram 云端 Bot API 的机器人最多只能下载 {limit} "
+        "的文件。若要接收更大的文件（最大 2000 MB），请运行本地 Bot API 服务器"
+        "（telegram-bot-api --local），将 PM_TELEGRAM_API_URL 指向它并设置 "
+        "PM_TELEGRAM_LOCAL_MODE=true。在此之前，请发送更小的文件。",
+    },
+    "file.not_video": {
+        "en": "“{name}” is not a video ({mime}). Send an MP4, MOV, MKV or WebM video.",
+        "zh": "“{name}” 不是视频（{mime}）。请发送 MP4、MOV、MKV 或 WebM 视频。",
+    },
+    "file.download_failed": {
+        "en": "I could not download the file from Telegram; nothing was created. Send it again.",
+        "zh": "无法从 Telegram 下载该文件，未创建任务。请重新发送。",
+    },
+    "thumbnail.set": {
+        "en": "Thumbnail set for task #{task_id}.",
+        "zh": "已为任务 #{task_id} 设置封面。",
+    },
+    "thumbnail.no_card": {
+        "en": "To set a thumbnail, reply to a task card with the photo.",
+        "zh": "要设置封面，请用图片回复任务卡片。",
+    },
+    "text.unknown": {
+        "en": "Send a video to create a task, or /help for the commands.",
+        "zh": "发送视频即可创建任务，或发送 /help 查看命令。",
+    },
+    "queue.empty": {"en": "No unfinished tasks.", "zh": "没有未完成的任务。"},
+    "queue.header": {"en": "<b>Unfinished tasks</b>", "zh": "<b>未完成的任务</b>"},
+    "accounts.none": {
+        "en": "No channels yet. Add one on the server with "
+        "“publish-manager accounts add youtube --name NAME …”.",
+        "zh": "还没有频道。请在服务器上使用 "
+        "“publish-manager accounts add youtube --name 名称 …” 添加。",
+    },
+    "accounts.header": {"en": "<b>Channels</b>", "zh": "<b>频道</b>"},
+    "account.status.active": {"en": "active", "zh": "正常"},
+    "account.status.rate_limited": {"en": "rate limited", "zh": "限流中"},
+    "account.status.suspended": {"en": "suspended", "zh": "已暂停"},
+    "account.status.error": {"en": "error", "zh": "异常"},
+    "account.status.needs_auth": {"en": "needs re-authorisation", "zh": "需要重新授权"},
+    "status.history": {"en": "History", "zh": "历史"},
+    "reason.quota": {
+        "en": "YouTube's daily quota is used up",
+        "zh": "YouTube 当日配额已用完",
+    },
+    "reason.upload_limit": {
+        "en": "the channel reached its daily upload limit",
+        "zh": "频道已达到每日上传上限",
+    },
+    "reason.auth": {
+        "en": "the channel's authorisation is no longer valid; an admin must re-authorise it",
+        "zh": "频道授权已失效，需要管理员重新授权",
+    },
+    "reason.transient": {
+        "en": "a temporary error at YouTube or on the network",
+        "zh": "YouTube 或网络暂时出错",
+    },
+    "reason.content": {
+        "en": "YouTube refused the video: {detail}",
+        "zh": "YouTube 拒绝了该视频：{detail}",
+    },
+}
+
+
+def text(key: str, lang: str, /, **params: Any) -> str:
+    """Return the message `key` in `lang` as Telegram HTML, with `params` escaped and filled in."""
+    entry = MESSAGES.get(key)
+    if entry is not None:
+        template = entry.get(lang) or entry["en"]
+    elif key in INPUT_MESSAGES:
+        plain = INPUT_MESSAGES[key]
+        template = html.escape(plain.get(lang) or plain["en"], quote=False)
+    else:
+        logger.error("missing catalogue key %s", key)
+        return html.escape(key)
+    safe = {k: html.escape(str(v)) for k, v in params.items()}
+    try:
+        return template.format(**safe)
+    except (KeyError, IndexError, ValueError):
+        logger.exception("catalogue key %s has placeholders that do not match", key)
+        return template
+
+
+def all_keys() -> set[str]:
+    """Return every key of the catalogue."""
+    return set(MESSAGES) | set(INPUT_MESSAGES)

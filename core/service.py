@@ -1,0 +1,260 @@
+"""What people can do with tasks; the bot turns chat actions into these calls."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from core.access import Actor, Role
+from core.caption import parse_caption
+from core.errors import InputError, MediaError, TaskStateError
+from core.metadata import validate_metadata
+from core.models import Account, AccountStatus, Media, Privacy, Task, TaskState
+from core.ports import Clock, MediaStore, Prober, TaskStore
+from core.states import EDITABLE
+from core.timeparse import ResolvedTime, parse_when
+
+logger = logging.getLogger(__name__)
+
+S = TaskState
+#: Tasks shown by the queue: everything not yet finished.
+OPEN_STATES = (S.DRAFT, S.QUEUED, S.UPLOADING, S.PROCESSING, S.RETRY_WAIT, S.FAILED)
+
+
+@dataclass(frozen=True)
+class IncomingVideo:
+    """A video file a person sent, ready to be streamed into the media store."""
+
+    chunks: AsyncIterator[bytes]
+    file_name: str
+    mime_type: str
+    file_unique_id: str | None
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A task with what a card shows about it."""
+
+    task: Task
+    account: Account | None
+    media: Media | None
+
+
+class TaskService:
+    """Creates tasks from received videos and applies people's decisions to them."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        media_store: MediaStore,
+        probe: Prober,
+        clock: Clock,
+        *,
+        default_privacy: Privacy = Privacy.PRIVATE,
+        default_category_id: str = "22",
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._media = media_store
+        self._probe = probe
+        self._clock = clock
+        self._default_privacy = default_privacy
+        self._default_category = default_category_id
+        self._on_change = on_change
+
+    async def receive_video(
+        self, video: IncomingVideo, caption: str | None, chat_id: int, actor: Actor
+    ) -> TaskView:
+        """Store and probe a received video, then create a draft task from its caption."""
+        self._require(actor, Role.OPERATOR)
+        suffix = _suffix(video.file_name)
+        key = self._media.new_key(suffix)
+        size, sha256 = await self._media.write_stream(key, video.chunks)
+        try:
+            if size == 0:
+                raise MediaError("media.empty")
+            info = await self._probe(key)
+        except InputError:
+            self._media.delete(key)
+            raise
+        now = self._clock.now()
+        media = await self._store.add_media(
+            key=key,
+            sha256=sha256,
+            size=size,
+            mime_type=video.mime_type if video.mime_type.startswith("video/") else "video/mp4",
+            duration_s=info.duration_s,
+            width=info.width,
+            height=info.height,
+            codec=info.codec,
+            file_unique_id=video.file_unique_id,
+            created_at=now,
+        )
+        stem = video.file_name.rsplit(".", 1)[0] if "." in video.file_name else video.file_name
+        meta = parse_caption(caption, fallback_title=stem or "video")
+        meta = dataclasses.replace(meta, category_id=self._default_category)
+        account = await self._default_account()
+        task = await self._store.create_task(
+            media_id=media.id,
+            account_id=account.id if account else None,
+            chat_id=chat_id,
+            user_id=actor.user_id,
+            metadata=meta,
+            privacy=self._default_privacy,
+            now=now,
+        )
+        logger.info(
+            "task %s draft from %s bytes",
+            task.id,
+            size,
+            extra={"action": "created", "task_id": task.id, "account_id": task.account_id},
+        )
+        return TaskView(task, account, media)
+
+    async def attach_card(self, task_id: int, message_id: int) -> None:
+        """Remember which chat message is the task's card."""
+        await self._store.update_task(
+            task_id, expected=list(S), now=self._clock.now(), card_message_id=message_id
+        )
+
+    async def publish_now(self, task_id: int, actor: Actor) -> TaskView:
+        """Queue a task to start as soon as its account is free."""
+        return await self._queue(task_id, actor, self._clock.now(), "publish now")
+
+    async def schedule(
+        self, task_id: int, when: str, actor: Actor
+    ) -> tuple[TaskView, ResolvedTime]:
+        """Queue a task for a time a person typed, in their time zone."""
+        await self._own_task(task_id, actor)
+        resolved = parse_when(when, now=self._clock.now(), tz=ZoneInfo(actor.timezone))
+        view = await self._queue(task_id, actor, resolved.instant, f"scheduled: {when}")
+        return view, resolved
+
+    async def set_privacy(self, task_id: int, privacy: Privacy, actor: Actor) -> TaskView:
+        """Change how visible the video will be."""
+        await self._own_task(task_id, actor)
+        await self._store.update_task(
+            task_id, expected=EDITABLE, now=self._clock.now(), privacy=privacy
+        )
+        return await self.view(task_id, actor)
+
+    async def set_thumbnail(
+        self, task_id: int, chunks: AsyncIterator[bytes], actor: Actor
+    ) -> TaskView:
+        """Store a picture as the task's thumbnail."""
+        task = await self._own_task(task_id, actor)
+        key = self._media.new_key(".jpg")
+        await self._media.write_stream(key, chunks)
+        try:
+            await self._store.update_task(
+                task_id, expected=EDITABLE, now=self._clock.now(), thumbnail_key=key
+            )
+        except TaskStateError:
+            self._media.delete(key)
+            raise
+        if task.thumbnail_key:
+            self._media.delete(task.thumbnail_key)
+        return await self.view(task_id, actor)
+
+    async def cancel(self, task_id: int, actor: Actor) -> TaskView:
+        """Cancel a task that has not started uploading."""
+        task = await self._own_task(task_id, actor)
+        await self._store.transition(
+            task_id,
+            S.CANCELLED,
+            now=self._clock.now(),
+            actor=actor.label,
+            expected={task.state} & EDITABLE,
+            lease_owner=None,
+        )
+        self._changed()
+        return await self.view(task_id, actor)
+
+    async def view(self, task_id: int, actor: Actor) -> TaskView:
+        """Return a task with its account and file, if the person may see it."""
+        task = await self._visible_task(task_id, actor)
+        account = await self._store.get_account(task.account_id) if task.account_id else None
+        media = await self._store.get_media(task.media_id)
+        return TaskView(task, account, media)
+
+    async def view_for_card(self, task_id: int) -> TaskView | None:
+        """Return a task for the notifier, without access checks."""
+        task = await self._store.get_task(task_id)
+        if task is None:
+            return None
+        account = await self._store.get_account(task.account_id) if task.account_id else None
+        return TaskView(task, account, await self._store.get_media(task.media_id))
+
+    async def task_by_card(self, chat_id: int, message_id: int) -> Task | None:
+        """Return the task whose card is that chat message."""
+        return await self._store.task_by_card(chat_id, message_id)
+
+    async def queue(self, actor: Actor) -> list[Task]:
+        """Return the person's unfinished tasks (all of them, for an admin)."""
+        owner = None if actor.role is Role.ADMIN else actor.user_id
+        return await self._store.list_tasks(OPEN_STATES, user_id=owner)
+
+    async def accounts(self, actor: Actor) -> list[Account]:
+        """Return every account."""
+        self._require(actor, Role.VIEWER)
+        return await self._store.list_accounts()
+
+    async def _queue(self, task_id: int, actor: Actor, due: datetime, detail: str) -> TaskView:
+        task = await self._own_task(task_id, actor)
+        if task.account_id is None:
+            account = await self._default_account()
+            if account is None:
+                raise InputError("task.no_account")
+            await self._store.update_task(
+                task_id, expected=EDITABLE, now=self._clock.now(), account_id=account.id
+            )
+        validate_metadata(task.metadata, task.privacy, task.publish_at, self._clock.now())
+        await self._store.transition(
+            task_id,
+            S.QUEUED,
+            now=self._clock.now(),
+            actor=actor.label,
+            detail=detail,
+            expected={task.state},
+            due_at=due,
+        )
+        self._changed()
+        return await self.view(task_id, actor)
+
+    async def _visible_task(self, task_id: int, actor: Actor) -> Task:
+        task = await self._store.get_task(task_id)
+        if task is None:
+            raise InputError("task.not_found", task_id=task_id)
+        if actor.role is not Role.ADMIN and task.user_id != actor.user_id:
+            raise InputError("task.not_yours", task_id=task_id)
+        return task
+
+    async def _own_task(self, task_id: int, actor: Actor) -> Task:
+        self._require(actor, Role.OPERATOR)
+        task = await self._visible_task(task_id, actor)
+        if task.state not in EDITABLE:
+            raise InputError("task.not_editable", task_id=task_id, state=task.state.value)
+        return task
+
+    async def _default_account(self) -> Account | None:
+        for account in await self._store.list_accounts():
+            if account.status is AccountStatus.ACTIVE:
+                return account
+        return None
+
+    def _require(self, actor: Actor, role: Role) -> None:
+        order = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
+        if order.index(actor.role) < order.index(role):
+            raise InputError("access.denied")
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
+
+
+def _suffix(file_name: str) -> str:
+    return "." + file_name.rsplit(".", 1)[1] if "." in file_name else ".mp4"
