@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from app import logs
 from app.wiring import build, open_store
 from core.errors import PublishError, PublishManagerError
-from core.models import Credentials
+from core.models import Account, Credentials
 from core.settings import Settings, load_settings
 from media.store import LocalMediaStore
 from platforms.youtube import YouTubePublisher
@@ -137,7 +137,7 @@ async def list_accounts(settings: Settings) -> None:
 
 
 async def add_youtube(settings: Settings, args: argparse.Namespace) -> None:
-    """Store a YouTube channel, checking with YouTube which channel the token acts for."""
+    """Store a YouTube channel given on the command line."""
     zone = args.timezone or settings.timezone
     try:
         ZoneInfo(zone)
@@ -149,8 +149,19 @@ async def add_youtube(settings: Settings, args: argparse.Namespace) -> None:
     credentials = Credentials(
         args.client_id, args.client_secret, refresh_token, settings.google_token_uri
     )
+    account = await register_youtube(
+        settings, args.name, credentials, zone, verify=not args.no_verify
+    )
+    shown = f" ({account.channel_title}, {account.channel_id})" if account.channel_id else ""
+    print(f"added account {account.id} {account.name}{shown}")
+
+
+async def register_youtube(
+    settings: Settings, name: str, credentials: Credentials, zone: str, *, verify: bool = True
+) -> Account:
+    """Store a YouTube account, first asking YouTube which channel the credentials act for."""
     channel_id = channel_title = None
-    if not args.no_verify:
+    if verify:
         publisher = YouTubePublisher(settings.youtube_api_url, LocalMediaStore(settings.media_dir))
         try:
             info = await publisher.channel_info(credentials)
@@ -162,9 +173,9 @@ async def add_youtube(settings: Settings, args: argparse.Namespace) -> None:
         channel_id, channel_title = info.channel_id, info.title
     store = await open_store(settings)
     try:
-        account = await store.add_account(
+        return await store.add_account(
             platform="youtube",
-            name=args.name,
+            name=name,
             credentials=credentials,
             channel_id=channel_id,
             channel_title=channel_title,
@@ -175,8 +186,6 @@ async def add_youtube(settings: Settings, args: argparse.Namespace) -> None:
         raise PublishManagerError(str(exc)) from None
     finally:
         await store.close()
-    shown = f" ({channel_title}, {channel_id})" if channel_id else ""
-    print(f"added account {account.id} {account.name}{shown}")
 
 
 def consent_flow(settings: Settings, client_id: str, client_secret: str) -> str:

@@ -7,7 +7,14 @@ import re
 from collections.abc import Iterable
 
 #: httpx logs every request URL at INFO, and Telegram's URLs carry the bot token.
-QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater", "googleapiclient")
+QUIET_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "apscheduler",
+    "alembic",
+    "telegram.ext.Updater",
+    "googleapiclient",
+)
 _BOT_TOKEN = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{20,}")
 
 

@@ -114,10 +114,25 @@ class Publisher(Protocol):
 class VideoInfo(Protocol):
     """What probing a received file tells about it."""
 
-    duration_s: float
-    width: int
-    height: int
-    codec: str
+    @property
+    def duration_s(self) -> float:
+        """Return the duration in seconds."""
+        ...
+
+    @property
+    def width(self) -> int:
+        """Return the frame width in pixels."""
+        ...
+
+    @property
+    def height(self) -> int:
+        """Return the frame height in pixels."""
+        ...
+
+    @property
+    def codec(self) -> str:
+        """Return the video codec's name."""
+        ...
 
 
 #: Probes the stored file under a media key; raises MediaError when it is not a playable video.
