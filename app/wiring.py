@@ -9,6 +9,7 @@ import socket
 from dataclasses import dataclass, field
 
 import httpx
+from telegram.error import InvalidToken
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.files import TelegramFiles
@@ -17,6 +18,7 @@ from bot.notifier import TelegramNotifier
 from core.access import AccessList
 from core.clock import SystemClock
 from core.engine import Engine, EngineConfig
+from core.errors import ConfigError
 from core.models import Privacy
 from core.ports import Clock, VideoInfo
 from core.service import TaskService
@@ -49,7 +51,11 @@ class PublishManager:
         if isinstance(self.clock, SystemClock):
             self.clock.start()
         await self.engine.start()
-        await self.application.initialize()
+        try:
+            await self.application.initialize()
+        except InvalidToken:
+            # PTB's message quotes the token; say which setting is wrong instead.
+            raise ConfigError("PM_TELEGRAM_TOKEN was rejected by the Bot API server") from None
         await self.application.start()
         assert self.application.updater is not None
         await self.application.updater.start_polling(

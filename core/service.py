@@ -71,6 +71,11 @@ class TaskService:
     ) -> TaskView:
         """Store and probe a received video, then create a draft task from its caption."""
         self._require(actor, Role.OPERATOR)
+        stem = video.file_name.rsplit(".", 1)[0] if "." in video.file_name else video.file_name
+        meta = parse_caption(caption, fallback_title=stem or "video")
+        meta = dataclasses.replace(meta, category_id=self._default_category)
+        # Refuse a caption YouTube would refuse before fetching a file that may be large.
+        validate_metadata(meta, self._default_privacy, None, self._clock.now())
         suffix = _suffix(video.file_name)
         key = self._media.new_key(suffix)
         size, sha256 = await self._media.write_stream(key, video.chunks)
@@ -94,9 +99,6 @@ class TaskService:
             file_unique_id=video.file_unique_id,
             created_at=now,
         )
-        stem = video.file_name.rsplit(".", 1)[0] if "." in video.file_name else video.file_name
-        meta = parse_caption(caption, fallback_title=stem or "video")
-        meta = dataclasses.replace(meta, category_id=self._default_category)
         account = await self._default_account()
         task = await self._store.create_task(
             media_id=media.id,

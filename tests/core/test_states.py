@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from core.errors import TaskStateError
@@ -18,7 +20,7 @@ def test_published_and_cancelled_never_change_again() -> None:
 
 def test_the_normal_path_from_draft_to_published_is_allowed() -> None:
     path = [S.DRAFT, S.QUEUED, S.UPLOADING, S.PROCESSING, S.PUBLISHED]
-    for current, wanted in zip(path, path[1:], strict=False):
+    for current, wanted in itertools.pairwise(path):
         assert can_move(current, wanted), (current, wanted)
 
 

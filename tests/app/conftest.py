@@ -1,0 +1,127 @@
+"""A whole publish-manager process against the Telegram and YouTube emulators."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.cli import register_youtube
+from app.wiring import PublishManager, build
+from core.clock import ManualClock
+from core.models import Credentials
+from core.settings import Settings
+from media.clips import make_clip
+from sandbox.telegram import TelegramSandbox
+from sandbox.youtube import YouTubeSandbox
+
+TOKEN = "100002:test-bot-token"
+OPERATOR = 5001
+ADMIN = 5002
+STRANGER = 6666
+#: 2026-12-03 12:00 in Shanghai.
+START = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)
+
+Message = dict[str, Any]
+
+
+@dataclass
+class Harness:
+    """Both emulators, the settings, and the running process (restartable)."""
+
+    telegram: TelegramSandbox
+    youtube: YouTubeSandbox
+    settings: Settings
+    clock: ManualClock
+    root: Path
+    manager: PublishManager | None = None
+
+    async def start(self) -> PublishManager:
+        """Start (or restart) the process on the same data directory."""
+        self.manager = await build(self.settings, clock=self.clock)
+        await self.manager.start()
+        return self.manager
+
+    async def stop(self) -> None:
+        """Stop the process the way SIGTERM would."""
+        if self.manager is not None:
+            await self.manager.stop()
+            self.manager = None
+
+    async def idle(self) -> None:
+        """Wait until the engine has nothing running."""
+        assert self.manager is not None
+        await self.manager.engine.idle()
+
+    def clip(self, name: str = "clip.mp4", **kwargs: Any) -> Path:
+        """Make a real playable MP4."""
+        return make_clip(self.root / name, **kwargs)
+
+    async def say(self, text: str, user: int = OPERATOR, **kwargs: Any) -> Message:
+        """Send a text message as a person in their private chat."""
+        return await self.telegram.user_send_text(user, user, text, **kwargs)
+
+    async def expect(
+        self, needle: str, user: int = OPERATOR, within_s: float = 10.0, **kwargs: Any
+    ) -> Message:
+        """Wait for a bot message in the person's chat that contains `needle`."""
+        return await self.telegram.wait_for_bot_message(
+            user, lambda m: needle in _body(m), within_s, **kwargs
+        )
+
+    async def send_video(self, path: Path, caption: str | None, user: int = OPERATOR) -> Message:
+        """Send a video and return the task card the bot answers with."""
+        await self.telegram.user_send_video(user, user, path, caption=caption)
+        return await self.expect("#", user, new_only=True)
+
+    def texts(self, user: int = OPERATOR) -> list[str]:
+        """Return every bot message's current text in the person's chat."""
+        return [_body(m) for m in self.telegram.bot_messages(user)]
+
+
+def _body(message: Message) -> str:
+    return str(message.get("text") or message.get("caption") or "")
+
+
+body: Callable[[Message], str] = _body
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    """Start the emulators and the process; stop everything afterwards."""
+    telegram = TelegramSandbox(tmp_path / "telegram", token=TOKEN)
+    youtube = YouTubeSandbox(tmp_path / "youtube")
+    await telegram.start()
+    await youtube.start()
+    telegram.user(OPERATOR, first_name="Olga", language_code="en")
+    telegram.user(ADMIN, first_name="Ada", language_code="zh-hans")
+    telegram.user(STRANGER, first_name="Eve", language_code="en")
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        telegram_token=TOKEN,  # type: ignore[arg-type]
+        telegram_api_url=telegram.url,
+        youtube_api_url=youtube.url,
+        google_token_uri=youtube.token_uri,
+        data_dir=tmp_path / "data",
+        admin_ids=[ADMIN],
+        operator_ids=[OPERATOR],
+        secret_key="test-secret-key-0123456789",  # type: ignore[arg-type]
+        timezone="Asia/Shanghai",
+        language="en",
+        upload_chunk_mb=1,
+    )
+    youtube.add_channel("client-1", "secret-1", "refresh-1", channel_id="UCmain", title="Main")
+    credentials = Credentials("client-1", "secret-1", "refresh-1", youtube.token_uri)
+    await register_youtube(settings, "main", credentials, settings.timezone)
+    h = Harness(telegram, youtube, settings, ManualClock(START), tmp_path)
+    await h.start()
+    try:
+        yield h
+    finally:
+        await h.stop()
+        await youtube.stop()
+        await telegram.stop()
