@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +25,7 @@ from storage.store import DuplicateAccountError
 logger = logging.getLogger(__name__)
 
 YOUTUBE_SCOPE = "https://www.googleapis.com/auth/youtube"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -191,6 +194,7 @@ async def register_youtube(
 def consent_flow(settings: Settings, client_id: str, client_secret: str) -> str:
     """Run Google's installed-app flow on a loopback port and return the refresh token."""
     from google_auth_oauthlib.flow import InstalledAppFlow
+    from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
     config = {
         "installed": {
@@ -201,15 +205,21 @@ def consent_flow(settings: Settings, client_id: str, client_secret: str) -> str:
             "redirect_uris": ["http://localhost"],
         }
     }
+    if urllib.parse.urlparse(settings.google_token_uri).hostname in LOOPBACK_HOSTS:
+        # oauthlib insists on https; a token endpoint on this machine (an emulator) is plain HTTP.
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
     flow = InstalledAppFlow.from_client_config(config, scopes=[YOUTUBE_SCOPE])
-    credentials = flow.run_local_server(
-        port=0,
-        open_browser=False,
-        access_type="offline",
-        prompt="consent",
-        authorization_prompt_message="Open this page, sign in with the channel's Google account "
-        "and allow access:\n{url}",
-    )
+    try:
+        credentials = flow.run_local_server(
+            port=0,
+            open_browser=False,
+            access_type="offline",
+            prompt="consent",
+            authorization_prompt_message="Open this page, sign in with the channel's Google "
+            "account and allow access:\n{url}",
+        )
+    except (OAuth2Error, OSError, ValueError) as exc:
+        raise PublishManagerError(f"Google consent did not complete: {exc}") from None
     token = getattr(credentials, "refresh_token", None)
     if not token:
         raise PublishManagerError("Google returned no refresh token; try again")

@@ -65,18 +65,8 @@ async def _run(root: Path) -> tuple[ReceivedVideo, Path, list[tuple[str, str]]]:
     await youtube.start()
     manager: PublishManager | None = None
     try:
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            telegram_token=DEMO_TOKEN,  # type: ignore[arg-type]
-            telegram_api_url=telegram.url,
-            youtube_api_url=youtube.url,
-            google_token_uri=youtube.token_uri,
-            data_dir=root / "data",
-            admin_ids=[DEMO_USER_ID],
-            secret_key="demo-secret-key-not-for-production",  # type: ignore[arg-type]
-            language="en",
-            timezone="Asia/Shanghai",
-            sweep_interval_s=5,
+        settings = sandbox_settings(
+            telegram, youtube, root / "data", admin_ids=[DEMO_USER_ID], sweep_interval_s=5
         )
         youtube.add_channel("demo-client", "demo-secret", "demo-refresh", title="Demo Channel")
         credentials = Credentials("demo-client", "demo-secret", "demo-refresh", youtube.token_uri)
@@ -91,6 +81,26 @@ async def _run(root: Path) -> tuple[ReceivedVideo, Path, list[tuple[str, str]]]:
             await manager.stop()
         await youtube.stop()
         await telegram.stop()
+
+
+def sandbox_settings(
+    telegram: TelegramSandbox, youtube: YouTubeSandbox, data_dir: Path, **overrides: Any
+) -> Settings:
+    """Return settings that point every part of the product at the two emulators."""
+    values: dict[str, Any] = {
+        "telegram_token": telegram.token,
+        "telegram_api_url": telegram.url,
+        "telegram_local_mode": telegram.local_mode,
+        "youtube_api_url": youtube.url,
+        "google_token_uri": youtube.token_uri,
+        "data_dir": data_dir,
+        "secret_key": "sandbox-secret-key-not-for-production",
+        "language": "en",
+        "timezone": "Asia/Shanghai",
+    }
+    values.update(overrides)
+    # _env_file=None: a deployment's .env must not leak into a sandbox run.
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 async def _converse(

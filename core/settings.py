@@ -103,7 +103,10 @@ class Settings(BaseSettings):
     def require(self, *names: str) -> None:
         """Raise ConfigError naming the first of `names` that is not set."""
         for name in names:
-            if getattr(self, name) in (None, ""):
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value is None or value == "":
                 raise ConfigError(f"PM_{name.upper()} is not set; see .env.example")
 
 

@@ -958,6 +958,11 @@ class TelegramSandbox:
             self._runner = None
 
     @property
+    def token(self) -> str:
+        """The bot token this server accepts."""
+        return self._token
+
+    @property
     def url(self) -> str:
         """Answers the server root, e.g. http://127.0.0.1:PORT."""
         if self._url is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from app.cli import register_youtube
+from app.demo import sandbox_settings
 from app.wiring import PublishManager, build
 from core.clock import ManualClock
 from core.models import Credentials
@@ -90,28 +92,23 @@ def _body(message: Message) -> str:
 body: Callable[[Message], str] = _body
 
 
-@pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+@contextlib.asynccontextmanager
+async def running_harness(tmp_path: Path, *, local_mode: bool = False) -> AsyncIterator[Harness]:
     """Start the emulators and the process; stop everything afterwards."""
-    telegram = TelegramSandbox(tmp_path / "telegram", token=TOKEN)
+    telegram = TelegramSandbox(tmp_path / "telegram", token=TOKEN, local_mode=local_mode)
     youtube = YouTubeSandbox(tmp_path / "youtube")
     await telegram.start()
     await youtube.start()
     telegram.user(OPERATOR, first_name="Olga", language_code="en")
     telegram.user(ADMIN, first_name="Ada", language_code="zh-hans")
     telegram.user(STRANGER, first_name="Eve", language_code="en")
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        telegram_token=TOKEN,  # type: ignore[arg-type]
-        telegram_api_url=telegram.url,
-        youtube_api_url=youtube.url,
-        google_token_uri=youtube.token_uri,
-        data_dir=tmp_path / "data",
+    settings = sandbox_settings(
+        telegram,
+        youtube,
+        tmp_path / "data",
         admin_ids=[ADMIN],
         operator_ids=[OPERATOR],
-        secret_key="test-secret-key-0123456789",  # type: ignore[arg-type]
-        timezone="Asia/Shanghai",
-        language="en",
+        secret_key="test-secret-key-0123456789",
         upload_chunk_mb=1,
     )
     youtube.add_channel("client-1", "secret-1", "refresh-1", channel_id="UCmain", title="Main")
@@ -125,3 +122,10 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
         await h.stop()
         await youtube.stop()
         await telegram.stop()
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    """A running process on the cloud Bot API (20 MB download limit)."""
+    async with running_harness(tmp_path) as h:
+        yield h

@@ -14,7 +14,7 @@ from PIL import Image
 
 from app import logs
 from core.models import TaskState
-from tests.app.conftest import ADMIN, OPERATOR, STRANGER, TOKEN, Harness, body
+from tests.app.conftest import ADMIN, OPERATOR, STRANGER, TOKEN, Harness, body, running_harness
 
 CAPTION = "Harbour sunrise\nMorning light over the water.\n#travel #日出"
 
@@ -257,3 +257,18 @@ async def test_no_token_or_secret_reaches_the_logs_or_the_chat(
     for secret in (TOKEN, "test-bot-token", "secret-1", "refresh-1"):
         assert secret not in printed
         assert all(secret not in t for t in harness.texts())
+
+
+async def test_a_local_bot_api_server_takes_a_file_over_20mb(tmp_path: Path) -> None:
+    async with running_harness(tmp_path, local_mode=True) as h:
+        clip = h.clip()
+        padding = 21 * 1024 * 1024
+        with clip.open("ab") as out:  # an MP4 `free` box: still a valid, playable file
+            out.write(padding.to_bytes(4, "big") + b"free")
+            out.write(bytes(padding - 8))
+        card = await h.send_video(clip, "Big harbour")
+        assert "Task #1" in body(card) and "21." in body(card)
+        await h.say("/publish 1")
+        await h.expect("is published")
+        [video] = await h.youtube.wait_for_videos(1, timeout=20)
+        assert (video.size, video.sha256) == (clip.stat().st_size, _sha(clip))
