@@ -76,6 +76,8 @@ class Account:
     client_id: str
     timezone: str
     created_at: datetime
+    status_until: datetime | None = None
+    status_reason: str | None = None
 
 
 @dataclass(frozen=True)

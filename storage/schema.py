@@ -49,6 +49,39 @@ accounts = sa.Table(
     sa.Column("token_uri", sa.Text, nullable=False),
     sa.Column("timezone", sa.String(64), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("status_until", UtcDateTime),
+    sa.Column("status_changed_at", UtcDateTime),
+)
+
+account_events = sa.Table(
+    "account_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("from_status", sa.String(32)),
+    sa.Column("to_status", sa.String(32), nullable=False),
+    sa.Column("until", UtcDateTime),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("reason", sa.Text),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("chat_id", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("task_id", sa.Integer),
+    sa.Column("message_id", sa.BigInteger),
+    sa.Column("reply_to", sa.BigInteger),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("markup", sa.JSON),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("sent_at", UtcDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_outbox_pending", "sent_at", "chat_id", "id"),
 )
 
 media = sa.Table(

@@ -413,6 +413,8 @@ def _account(m: RowMapping) -> Account:
         client_id=m["client_id"],
         timezone=m["timezone"],
         created_at=m["created_at"],
+        status_until=m["status_until"],
+        status_reason=m["status_reason"],
     )
 
 

@@ -1,0 +1,342 @@
+"""Dispatch benchmark: how late the engine starts 1,000 small uploads due within one minute.
+
+`python -m bench.dispatch` creates accounts, media and tasks directly in a SQLite file through
+SqlStore, queues every task with a random due instant inside a one-minute window, and runs the
+real Engine on the real SystemClock (APScheduler timers) with the real YouTubePublisher talking
+HTTP to the YouTube sandbox in its own process. It prints the lateness of every upload start,
+measured two ways:
+
+- on the wire: the sandbox's `sessions[*].created_at` (matched by title), the moment the
+  resumable session was created, after the token refresh;
+- in the engine: the `uploading` row of publish_history (the dispatch pass's clock reading).
+
+Each is taken against the later of the task's due instant and the moment its account became
+free (the `published` row of the previous task on that account). The figures are medians and
+tails of one run on a shared machine; they are not a test.
+
+The sandbox runs out of process by default: in process its aiohttp handlers, JSON parsing,
+hashing and file writes would run on the engine's own event loop and hold the engine's GIL, so
+the emulator's work would be counted as engine lateness, while YouTube does that work elsewhere.
+`--sandbox inprocess` measures that skew.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import hashlib
+import logging
+import os
+import random
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from bench.emulator import YouTubeProcess, add_channel, get_json, percentile
+from core.clock import SystemClock
+from core.engine import Engine, EngineConfig
+from core.models import Credentials, Privacy, TaskState, VideoMetadata
+from core.settings import Settings
+from media.store import LocalMediaStore
+from platforms.youtube import YouTubePublisher
+from sandbox.youtube import YouTubeSandbox
+from storage.crypto import SecretBox
+from storage.schema import publish_history, publish_tasks
+from storage.store import SqlStore
+
+TARGET_P99_MS = 1000.0
+SECRET_KEY = "bench-secret-key-0123456789abcdef"
+POLL_S = 0.5
+#: A run in which no task has started this long after the first due instant has stalled.
+STALL_S = 10.0
+FINISHED = (TaskState.PUBLISHED.value, TaskState.FAILED.value, TaskState.CANCELLED.value)
+TITLE = "bench task {:04d}"
+
+
+@dataclass
+class Planned:
+    """One benchmark task: what was asked, and what happened to it."""
+
+    index: int
+    account: int
+    due: float
+    task_id: int = 0
+    claimed: float | None = None
+    finished: float | None = None
+    started: float | None = None
+    sessions: int = 0
+
+
+class Emulator(Protocol):
+    """The YouTube sandbox as the benchmark uses it, in or out of this process."""
+
+    url: str
+    token_uri: str
+
+    def add_channel(self, client_id: str, secret: str, refresh_token: str, title: str) -> str:
+        """Register a channel and return its id."""
+        ...
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Return every resumable session created so far."""
+        ...
+
+
+@dataclass
+class RemoteEmulator:
+    """The sandbox process, reached over HTTP."""
+
+    process: YouTubeProcess
+
+    @property
+    def url(self) -> str:
+        """Return the API root."""
+        return self.process.url
+
+    @property
+    def token_uri(self) -> str:
+        """Return the OAuth token endpoint."""
+        return self.process.token_uri
+
+    def add_channel(self, client_id: str, secret: str, refresh_token: str, title: str) -> str:
+        """Register a channel through the sandbox's control endpoint."""
+        return add_channel(self.url, client_id, secret, refresh_token, title)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Read the sessions through the sandbox's inspection endpoint."""
+        return list(get_json(self.url + "_sandbox/sessions"))
+
+
+@dataclass
+class LocalEmulator:
+    """The sandbox on this process's event loop."""
+
+    sandbox: YouTubeSandbox
+
+    @property
+    def url(self) -> str:
+        """Return the API root."""
+        return self.sandbox.url
+
+    @property
+    def token_uri(self) -> str:
+        """Return the OAuth token endpoint."""
+        return self.sandbox.token_uri
+
+    def add_channel(self, client_id: str, secret: str, refresh_token: str, title: str) -> str:
+        """Register a channel directly."""
+        return self.sandbox.add_channel(client_id, secret, refresh_token, title=title)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Return the sandbox's session records."""
+        return [asdict(s) for s in self.sandbox.sessions]
+
+
+class NullNotifier:
+    """Implements core.ports.Notifier: says nothing, optionally after a delay like a Bot API call."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.calls = 0
+
+    async def task_changed(self, task_id: int) -> None:
+        """Count the call, wait the configured delay, deliver nothing."""
+        self.calls += 1
+        if self.delay_s > 0:
+            await asyncio.sleep(self.delay_s)
+
+
+class LoopClock(SystemClock):
+    """SystemClock whose timer callbacks run on the event loop instead of in a worker thread.
+
+    APScheduler's AsyncIOExecutor runs plain functions in the loop's default thread pool, where
+    Engine.wake's `asyncio.get_running_loop()` raises; a coroutine job runs on the loop. This is
+    the one-line change core/clock.py would need, kept here so the fixed engine can be measured.
+    """
+
+    def call_at(self, when: datetime, callback: Callable[[], None], key: str) -> None:
+        """Run `callback` on the loop at `when`, replacing any timer armed under `key`."""
+
+        async def on_loop() -> None:
+            callback()
+
+        super().call_at(when, on_loop, key)
+
+
+class LogTally(logging.Handler):
+    """Counts WARNING-and-above records per logger, keeping the first message of each."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: Counter[str] = Counter()
+        self.first: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count the record; remember its message (and exception) if it is the first."""
+        self.counts[record.name] += 1
+        if record.name not in self.first:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                exc = record.exc_info[1]
+                text += f" -> {type(exc).__name__}: {exc}"
+            self.first[record.name] = text[:300]
+
+
+def epoch(instant: datetime) -> float:
+    """Return an aware instant as seconds since the epoch."""
+    return instant.timestamp()
+
+
+async def add_accounts(store: SqlStore, emulator: Emulator, count: int) -> list[int]:
+    """Register `count` channels in the sandbox and store an account for each."""
+    ids = []
+    now = datetime.now(UTC)
+    for i in range(count):
+        client_id, secret, refresh = f"bench-client-{i}", f"bench-secret-{i}", f"bench-rt-{i}"
+        channel_id = emulator.add_channel(client_id, secret, refresh, f"Bench channel {i}")
+        account = await store.add_account(
+            platform="youtube",
+            name=f"bench-{i}",
+            credentials=Credentials(client_id, secret, refresh, emulator.token_uri),
+            channel_id=channel_id,
+            channel_title=f"Bench channel {i}",
+            timezone="UTC",
+            now=now,
+        )
+        ids.append(account.id)
+    return ids
+
+
+async def add_drafts(
+    store: SqlStore, media: LocalMediaStore, plan: list[Planned], accounts: list[int], size: int
+) -> None:
+    """Write one small random file per task, record it, and create the task as a draft."""
+    rng = random.Random(len(plan))
+    now = datetime.now(UTC)
+    for item in plan:
+        data = rng.randbytes(size)
+        key = f"bench-{item.index:04d}.mp4"
+        media.path(key).write_bytes(data)
+        record = await store.add_media(
+            key=key,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=size,
+            mime_type="video/mp4",
+            duration_s=1.0,
+            width=640,
+            height=360,
+            codec="h264",
+            file_unique_id=None,
+            created_at=now,
+        )
+        task = await store.create_task(
+            media_id=record.id,
+            account_id=accounts[item.account],
+            chat_id=1,
+            user_id=1,
+            metadata=VideoMetadata(title=TITLE.format(item.index)),
+            privacy=Privacy.PRIVATE,
+            now=now,
+        )
+        item.task_id = task.id
+
+
+async def queue_all(store: SqlStore, plan: list[Planned], origin: float) -> None:
+    """Move every draft to queued, due `origin` plus its offset."""
+    now = datetime.now(UTC)
+    for item in plan:
+        item.due += origin
+        due_at = datetime.fromtimestamp(item.due, UTC)
+        await store.transition(
+            item.task_id, TaskState.QUEUED, now=now, actor="bench", due_at=due_at
+        )
+
+
+async def state_counts(store: SqlStore) -> Counter[str]:
+    """Return how many tasks are in each state."""
+    query = sa.select(publish_tasks.c.state, sa.func.count()).group_by(publish_tasks.c.state)
+    async with store.engine.connect() as conn:
+        return Counter({row[0]: row[1] for row in (await conn.execute(query)).all()})
+
+
+async def wait_until_done(store: SqlStore, plan: list[Planned], grace_s: float) -> str:
+    """Poll the store until every task finished; return why the wait ended (bounded)."""
+    first_due = min(p.due for p in plan)
+    deadline = max(p.due for p in plan) + grace_s
+    while time.time() < deadline:
+        counts = await state_counts(store)
+        if sum(counts[s] for s in FINISHED) == len(plan):
+            return "finished"
+        untouched = counts[TaskState.QUEUED.value] + counts[TaskState.DRAFT.value]
+        if time.time() > first_due + STALL_S and untouched == len(plan):
+            return f"stalled: no task started within {STALL_S:.0f} s of the first due instant"
+        await asyncio.sleep(POLL_S)
+    return f"deadline: not every task finished {grace_s:.0f} s after the last due instant"
+
+
+async def collect(store: SqlStore, emulator: Emulator, plan: list[Planned]) -> None:
+    """Fill in claim, finish and wire-start times from publish_history and the sandbox."""
+    by_task = {p.task_id: p for p in plan}
+    query = (
+        sa.select(publish_history.c.task_id, publish_history.c.to_state, publish_history.c.at)
+        .where(publish_history.c.to_state.in_(["uploading", "published"]))
+        .order_by(publish_history.c.id)
+    )
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    for task_id, to_state, at in rows:
+        item = by_task[task_id]
+        if to_state == "uploading" and item.claimed is None:
+            item.claimed = epoch(at)
+        elif to_state == "published":
+            item.finished = epoch(at)
+    by_title = {TITLE.format(p.index): p for p in plan}
+    for session in emulator.sessions():
+        matched = by_title.get(session["title"])
+        if matched is not None:
+            matched.sessions += 1
+            started = float(session["created_at"])
+            matched.started = started if matched.started is None else min(matched.started, started)
+
+
+def lateness(plan: list[Planned]) -> tuple[list[float], list[float], int]:
+    """Return wire and claim lateness in ms, and how many tasks waited for their account."""
+    per_account: dict[int, list[Planned]] = defaultdict(list)
+    for item in plan:
+        if item.started is not None:
+            per_account[item.account].append(item)
+    wire, claim, account_bound = [], [], 0
+    for items in per_account.values():
+        items.sort(key=lambda p: p.started or 0.0)
+        free = float("-inf")
+        for item in items:
+            reference = max(item.due, free)
+            account_bound += free > item.due
+            assert item.started is not None
+            wire.append((item.started - reference) * 1000)
+            if item.claimed is not None:
+                claim.append((item.claimed - reference) * 1000)
+            free = item.finished if item.finished is not None else float("inf")
+    return wire, claim, account_bound
+
+
+def peak_in_flight(plan: list[Planned]) -> int:
+    """Return the most tasks that were between claim and published at one instant."""
+    events = []
+    for item in plan:
+        if item.claimed is not None and item.finished is not None:
+            events += [(item.claimed, 1), (item.finished, -1)]
+    level = peak = 0
+    for _, step in sorted(events):
+        level += step
+        peak = max(peak, level)
+    return peak
