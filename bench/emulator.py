@@ -38,10 +38,10 @@ class YouTubeProcess:
     def start(self) -> YouTubeProcess:
         """Start the process and wait (bounded) for the JSON line with its URLs."""
         self.storage.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "sandbox.youtube", "--port", "0"]
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "sandbox.youtube", "--port", "0"]
-                + ["--storage", str(self.storage)],
+                [*command, "--storage", str(self.storage)],
                 cwd=REPO_ROOT,
                 stdout=subprocess.PIPE,
                 stderr=log,

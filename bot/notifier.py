@@ -54,6 +54,9 @@ class TelegramNotifier:
                 allow_sending_without_reply=True,
             )
 
+    async def task_progress(self, task_id: int, sent: int, total: int) -> None:
+        """Show upload progress on the card (rate-limited by the progress reporter)."""
+
     def _outcome(self, task: Task, lang: str) -> str | None:
         if task.state is TaskState.PUBLISHED and task.video_id:
             return text(

@@ -240,6 +240,10 @@ class Engine:
 
         async def on_progress(uri: str, offset: int, total: int) -> None:
             await self._store.save_progress(task.id, owner, uri, offset)
+            try:
+                await self._notifier.task_progress(task.id, offset, total)
+            except Exception:
+                logger.exception("task %s: progress not shown", task.id)
 
         request = UploadRequest(
             task_id=task.id,

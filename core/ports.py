@@ -146,6 +146,10 @@ class Notifier(Protocol):
         """Tell the task's chat that the task moved to a new state."""
         ...
 
+    async def task_progress(self, task_id: int, sent: int, total: int) -> None:
+        """Tell the task's chat how far its upload is; callers may call this for every chunk."""
+        ...
+
 
 class TaskStore(Protocol):
     """The persistence the engine and the services need (storage.store.SqlStore)."""
@@ -237,4 +241,20 @@ class TaskStore(Protocol):
         now: datetime,
     ) -> Task:
         """Create a draft task."""
+        ...
+
+
+class ChatOutbox(Protocol):
+    """Durable delivery of messages to chats: stored first, sent in order, retried until sent."""
+
+    async def post(
+        self,
+        chat_id: int,
+        body: str,
+        *,
+        reply_to: int | None = None,
+        task_id: int | None = None,
+        photo_key: str | None = None,
+    ) -> None:
+        """Queue a Telegram-HTML message (with an optional picture from the media store)."""
         ...
