@@ -9,12 +9,13 @@ import socket
 from dataclasses import dataclass, field
 
 import httpx
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.files import TelegramFiles
 from bot.handlers import BotDeps, install
 from bot.notifier import TelegramNotifier
+from bot.outbox import TelegramOutbox
 from core.access import AccessList
 from core.clock import SystemClock
 from core.engine import Engine, EngineConfig
@@ -44,24 +45,38 @@ class PublishManager:
     service: TaskService
     application: Application  # type: ignore[type-arg]
     http: httpx.AsyncClient
+    outbox: TelegramOutbox
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self, *, poll_interval_s: float = 0.0) -> None:
         """Start the engine, then the bot's long polling."""
         if isinstance(self.clock, SystemClock):
             self.clock.start()
+        # The engine does not need Telegram: uploads go on while the Bot API is unreachable,
+        # and what they have to say waits in the outbox.
         await self.engine.start()
-        try:
-            await self.application.initialize()
-        except InvalidToken:
-            # PTB's message quotes the token; say which setting is wrong instead.
-            raise ConfigError("PM_TELEGRAM_TOKEN was rejected by the Bot API server") from None
+        await self._connect_bot()
+        self.outbox.start()
         await self.application.start()
         assert self.application.updater is not None
         await self.application.updater.start_polling(
             poll_interval=poll_interval_s, drop_pending_updates=False
         )
         logger.info("publish-manager started", extra={"action": "started"})
+
+    async def _connect_bot(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.application.initialize()
+                return
+            except InvalidToken:
+                # PTB's message quotes the token; say which setting is wrong instead.
+                raise ConfigError("PM_TELEGRAM_TOKEN was rejected by the Bot API server") from None
+            except NetworkError as exc:
+                logger.warning("Bot API unreachable (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
 
     async def stop(self) -> None:
         """Stop taking updates and work, let running uploads finish, close everything."""
@@ -73,6 +88,7 @@ class PublishManager:
         if self.application.running:
             await self.application.stop()
         await self.engine.stop()
+        await self.outbox.stop()
         await self.application.shutdown()
         if isinstance(self.clock, SystemClock):
             self.clock.shutdown()
@@ -123,7 +139,9 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
         on_change=lambda: engine_ref[0].wake(),
     )
     http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+    outbox = TelegramOutbox(application.bot, store, media.open)
     deps = BotDeps(
+        outbox=outbox,
         service=service,
         access=AccessList(settings.admin_ids, settings.operator_ids),
         files=TelegramFiles(application.bot, http, local_mode=settings.telegram_local_mode),
@@ -132,7 +150,7 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
     )
     install(application, deps)
     notifier = TelegramNotifier(
-        application.bot, service, deps.languages, settings.language, settings.timezone
+        outbox, service, deps.languages, settings.language, settings.timezone
     )
     engine = Engine(
         store,
@@ -149,4 +167,6 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
         ),
     )
     engine_ref.append(engine)
-    return PublishManager(settings, store, media, clock, engine, service, application, http)
+    return PublishManager(
+        settings, store, media, clock, engine, service, application, http, outbox
+    )

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from telegram import ForceReply, Message, Update, User
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -32,6 +31,7 @@ from bot.cards import (
 )
 from bot.files import CLOUD_DOWNLOAD_LIMIT_BYTES, FileTooBigError, TelegramFiles
 from bot.messages import text
+from bot.outbox import TelegramOutbox
 from core.access import AccessList, Actor
 from core.errors import InputError
 from core.models import Privacy
@@ -50,6 +50,7 @@ class BotDeps:
     service: TaskService
     access: AccessList
     files: TelegramFiles
+    outbox: TelegramOutbox
     language: str
     timezone: str
     #: The language each person's Telegram client uses, learnt from their updates.
@@ -357,21 +358,8 @@ async def on_error(update: object, context: Context) -> None:
 
 
 async def refresh_card(context: Context, view: TaskView, actor: Actor) -> None:
-    """Edit a task's card to show its current state."""
-    task = view.task
-    if task.card_message_id is None:
-        return
-    try:
-        await context.bot.edit_message_text(
-            render_card(view, actor.language, ZoneInfo(actor.timezone)),
-            chat_id=task.chat_id,
-            message_id=task.card_message_id,
-            parse_mode=ParseMode.HTML,
-            reply_markup=card_keyboard(task, actor.language),
-        )
-    except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
-            raise
+    """Queue an update of the task's card; the outbox renders it from the newest state."""
+    await deps(context).outbox.refresh_card(view.task.chat_id, view.task.id)
 
 
 async def _publish_now(update: Update, context: Context, task_id: int, actor: Actor) -> None:

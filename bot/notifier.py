@@ -5,10 +5,6 @@ from __future__ import annotations
 import logging
 from zoneinfo import ZoneInfo
 
-from telegram import Bot
-from telegram.constants import ParseMode
-from telegram.error import BadRequest
-
 from bot.cards import (
     card_keyboard,
     privacy_text,
@@ -18,8 +14,9 @@ from bot.cards import (
     when_text,
 )
 from bot.messages import text
+from bot.outbox import RenderedCard, TelegramOutbox
 from core.models import Task, TaskState
-from core.service import TaskService, TaskView
+from core.service import TaskService
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +25,19 @@ class TelegramNotifier:
     """Implements core.ports.Notifier over the Bot API."""
 
     def __init__(
-        self, bot: Bot, service: TaskService, languages: dict[int, str], language: str, zone: str
+        self,
+        outbox: TelegramOutbox,
+        service: TaskService,
+        languages: dict[int, str],
+        language: str,
+        zone: str,
     ) -> None:
-        self._bot = bot
+        self._outbox = outbox
         self._service = service
         self._languages = languages
         self._language = language
         self._zone = ZoneInfo(zone)
+        outbox.render_card = self.render_card
 
     async def task_changed(self, task_id: int) -> None:
         """Refresh the task's card; post published, failed and retry outcomes to its chat."""
@@ -43,15 +46,11 @@ class TelegramNotifier:
             return
         task = view.task
         lang = self._languages.get(task.user_id, self._language)
-        await self._edit_card(view, lang)
+        await self._outbox.refresh_card(task.chat_id, task.id)
         outcome = self._outcome(task, lang)
         if outcome is not None:
-            await self._bot.send_message(
-                task.chat_id,
-                outcome,
-                parse_mode=ParseMode.HTML,
-                reply_to_message_id=task.card_message_id,
-                allow_sending_without_reply=True,
+            await self._outbox.post(
+                task.chat_id, outcome, reply_to=task.card_message_id, task_id=task.id
             )
 
     async def task_progress(self, task_id: int, sent: int, total: int) -> None:
@@ -81,18 +80,17 @@ class TelegramNotifier:
     def _reason(self, task: Task, lang: str) -> str:
         return problem_text(task.error, lang)
 
-    async def _edit_card(self, view: TaskView, lang: str) -> None:
+    async def render_card(self, task_id: int) -> RenderedCard | None:
+        """Render a task's card from its current state, for the outbox to send."""
+        view = await self._service.view_for_card(task_id)
+        card_id = view.task.card_message_id if view else None
+        if view is None or card_id is None:
+            return None
         task = view.task
-        if task.card_message_id is None:
-            return
-        try:
-            await self._bot.edit_message_text(
-                render_card(view, lang, self._zone),
-                chat_id=task.chat_id,
-                message_id=task.card_message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=card_keyboard(task, lang),
-            )
-        except BadRequest as exc:
-            if "not modified" not in exc.message.lower():
-                logger.warning("task %s: card not updated: %s", task.id, exc.message)
+        lang = self._languages.get(task.user_id, self._language)
+        return (
+            task.chat_id,
+            card_id,
+            render_card(view, lang, self._zone),
+            card_keyboard(task, lang),
+        )

@@ -26,7 +26,7 @@ from core.models import (
 from core.states import sources_of
 from storage import migrate
 from storage.crypto import SecretBox
-from storage.schema import accounts, media, publish_history, publish_tasks
+from storage.schema import accounts, media, outbox, publish_history, publish_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -343,6 +343,62 @@ class SqlStore:
         )
         async with self.engine.connect() as conn:
             return [(r[0], r[1], r[2], r[3]) for r in (await conn.execute(query)).all()]
+
+    # -- outbox -------------------------------------------------------------------------------
+
+    async def outbox_add(self, **values: Any) -> int:
+        """Queue a chat message; a card refresh supersedes the task's pending older ones."""
+        async with self.engine.begin() as conn:
+            if values.get("kind") == "card":
+                await conn.execute(
+                    sa.update(outbox)
+                    .where(
+                        outbox.c.sent_at.is_(None),
+                        outbox.c.kind == "card",
+                        outbox.c.task_id == values["task_id"],
+                    )
+                    .values(sent_at=values["created_at"], last_error="superseded")
+                )
+            result = await conn.execute(sa.insert(outbox).values(**values))
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    async def outbox_pending(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Return unsent messages, oldest first."""
+        query = (
+            sa.select(outbox).where(outbox.c.sent_at.is_(None)).order_by(outbox.c.id).limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in (await conn.execute(query)).all()]
+
+    async def outbox_done(self, row_id: int, at: datetime, error: str | None = None) -> None:
+        """Mark a message delivered (or given up, with the reason)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(outbox).where(outbox.c.id == row_id).values(sent_at=at, last_error=error)
+            )
+
+    async def outbox_retry(self, row_id: int, at: datetime, error: str) -> None:
+        """Record a failed delivery attempt and when to try again."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(next_attempt_at=at, attempts=outbox.c.attempts + 1, last_error=error)
+            )
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Follow a group that became a supergroup: its tasks and pending messages move."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(outbox)
+                .where(outbox.c.chat_id == old_chat_id, outbox.c.sent_at.is_(None))
+                .values(chat_id=new_chat_id)
+            )
+            await conn.execute(
+                sa.update(publish_tasks)
+                .where(publish_tasks.c.chat_id == old_chat_id)
+                .values(chat_id=new_chat_id)
+            )
 
 
 async def _history(
