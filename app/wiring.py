@@ -22,6 +22,7 @@ from core.engine import Engine, EngineConfig
 from core.errors import ConfigError
 from core.models import Privacy
 from core.ports import Clock, VideoInfo
+from core.retry import RetryPolicy
 from core.service import TaskService
 from core.settings import Settings
 from media.probe import probe
@@ -116,7 +117,13 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
     async def probe_key(key: str) -> VideoInfo:
         return await asyncio.to_thread(probe, media.path(key))
 
-    publisher = YouTubePublisher(settings.youtube_api_url, media, chunk_size=settings.chunk_size)
+    publisher = YouTubePublisher(
+        settings.youtube_api_url,
+        media,
+        chunk_size=settings.chunk_size,
+        chunk_retries=settings.chunk_retries,
+        chunk_retry_delay_s=settings.chunk_retry_delay_s,
+    )
     root = settings.telegram_api_url.rstrip("/")
     application = (
         ApplicationBuilder()
@@ -150,7 +157,12 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
     )
     install(application, deps)
     notifier = TelegramNotifier(
-        outbox, service, deps.languages, settings.language, settings.timezone
+        outbox,
+        service,
+        deps.languages,
+        settings.language,
+        settings.timezone,
+        admin_ids=settings.admin_ids,
     )
     engine = Engine(
         store,
@@ -164,6 +176,13 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
             lease_s=settings.lease_s,
             sweep_s=settings.sweep_interval_s,
             single_process=settings.db_url.startswith("sqlite"),
+            upload_limit_wait_h=settings.upload_limit_wait_h,
+            unknown_retries=settings.unknown_retries,
+        ),
+        RetryPolicy(
+            delays_s=tuple(settings.retry_delays_s),
+            max_retries=settings.max_retries,
+            jitter=settings.retry_jitter,
         ),
     )
     engine_ref.append(engine)

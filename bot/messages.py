@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from bot.messages_input import INPUT_MESSAGES
+from bot.messages_observe import OBSERVE_MESSAGES
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +211,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "“publish-manager accounts add youtube --name 名称 …” 添加。",
     },
     "accounts.header": {"en": "<b>Channels</b>", "zh": "<b>频道</b>"},
+    "account.needs_auth": {
+        "en": "⚠️ Channel <b>{name}</b> needs re-authorisation ({reason}). Its tasks are held, "
+        "not failed. On the server run\n<code>publish-manager accounts reauth {name} "
+        "--interactive</code>\n(or give <code>--refresh-token</code>); the held tasks then go on "
+        "by themselves.",
+        "zh": "⚠️ 频道 <b>{name}</b> 需要重新授权（{reason}）。它的任务已暂停，不会失败。"
+        "请在服务器上运行\n"
+        "<code>publish-manager accounts reauth {name} --interactive</code>\n"
+        "（或使用 <code>--refresh-token</code>）；之后暂停的任务会自动继续。",
+    },
+    "account.error": {
+        "en": "⚠️ Channel <b>{name}</b> is in error ({reason}); its tasks wait.",
+        "zh": "⚠️ 频道 <b>{name}</b> 出现异常（{reason}），其任务正在等待。",
+    },
+    "account.back": {
+        "en": "▶️ Channel <b>{name}</b> works again; its held tasks go on.",
+        "zh": "▶️ 频道 <b>{name}</b> 已恢复，暂停的任务将继续。",
+    },
     "account.status.active": {"en": "active", "zh": "正常"},
     "account.status.rate_limited": {"en": "rate limited", "zh": "限流中"},
     "account.status.suspended": {"en": "suspended", "zh": "已暂停"},
@@ -237,6 +256,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "YouTube 拒绝了该视频：{detail}",
     },
 }
+
+
+MESSAGES.update(OBSERVE_MESSAGES)  # progress, reports and alerts (bot/messages_observe.py)
 
 
 def text(key: str, lang: str, /, **params: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from bot.cards import (
@@ -15,10 +16,18 @@ from bot.cards import (
 )
 from bot.messages import text
 from bot.outbox import RenderedCard, TelegramOutbox
-from core.models import Task, TaskState
+from core.models import AccountStatus, Task, TaskState
 from core.service import TaskService
 
 logger = logging.getLogger(__name__)
+
+
+#: What admins are told when an account moves to a status that needs them.
+ACCOUNT_MESSAGES = {
+    AccountStatus.NEEDS_AUTH: "account.needs_auth",
+    AccountStatus.ERROR: "account.error",
+    AccountStatus.ACTIVE: "account.back",
+}
 
 
 class TelegramNotifier:
@@ -31,7 +40,9 @@ class TelegramNotifier:
         languages: dict[int, str],
         language: str,
         zone: str,
+        admin_ids: Sequence[int] = (),
     ) -> None:
+        self._admin_ids = tuple(admin_ids)
         self._outbox = outbox
         self._service = service
         self._languages = languages
@@ -52,6 +63,21 @@ class TelegramNotifier:
             await self._outbox.post(
                 task.chat_id, outcome, reply_to=task.card_message_id, task_id=task.id
             )
+
+    async def account_changed(self, account_id: int, previous: AccountStatus) -> None:
+        """Tell every admin, in a private chat, when an account needs them or is back."""
+        account = await self._service.account(account_id)
+        if account is None:
+            return
+        key = ACCOUNT_MESSAGES.get(account.status)
+        if account.status is AccountStatus.ACTIVE and previous is not AccountStatus.NEEDS_AUTH:
+            key = None
+        if key is None:
+            return
+        for admin in self._admin_ids:
+            lang = self._languages.get(admin, self._language)
+            body = text(key, lang, name=account.name, reason=account.status_reason or "?")
+            await self._outbox.post(admin, body)
 
     async def task_progress(self, task_id: int, sent: int, total: int) -> None:
         """Show upload progress on the card (rate-limited by the progress reporter)."""

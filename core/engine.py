@@ -20,8 +20,17 @@ from core.errors import (
     UploadLimitError,
 )
 from core.metadata import effective_privacy, validate_metadata
-from core.models import Credentials, Task, TaskState
-from core.ports import Clock, MediaStore, Notifier, Publisher, TaskStore, UploadRequest
+from core.models import AccountStatus, Credentials, Task, TaskState
+from core.ports import (
+    Clock,
+    MediaStore,
+    Notifier,
+    ProgressCallback,
+    Publisher,
+    TaskStore,
+    UploadRequest,
+    UploadResult,
+)
 from core.problems import encode_problem
 from core.retry import (
     QUOTA_RESET_MARGIN_S,
@@ -48,6 +57,10 @@ class EngineConfig:
     sweep_s: float = 30.0
     #: With one process over SQLite every in-flight task found at start was this process's.
     single_process: bool = True
+    #: How long a channel that hit its own daily upload cap waits.
+    upload_limit_wait_h: float = UPLOAD_LIMIT_WAIT_H
+    #: Retries for failures nobody has classified; transient ones follow the retry policy.
+    unknown_retries: int = 3
 
 
 class Engine:
@@ -129,6 +142,7 @@ class Engine:
         """Start every due task that has a free account, then arm the timer for the next one."""
         if self._stopping:
             return
+        await self._lift_expired_limits()
         now = self._clock.now()
         for task in await self._store.due_tasks(now):
             if len(self._running) >= self._config.max_parallel:
@@ -210,6 +224,9 @@ class Engine:
     async def _run(self, task: Task) -> None:
         try:
             await self._publish(task)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._release(task))
+            raise
         except PublishError as exc:
             await self._handle_failure(task, exc)
         except InputError as exc:
@@ -258,7 +275,7 @@ class Engine:
             session_uri=task.upload_uri,
         )
         try:
-            result = await publisher.upload(request, on_progress)
+            result = await self._upload(task, request, publisher, on_progress)
         except SessionExpiredError:
             logger.warning(
                 "task %s: upload session expired, starting over",
@@ -268,6 +285,7 @@ class Engine:
             await self._store.save_progress(task.id, owner, "", 0)
             fresh = dataclasses.replace(request, session_uri=None)
             result = await publisher.upload(fresh, on_progress)
+        await self._activate(account.id, now)
         done = await self._store.transition(
             task.id,
             S.PROCESSING,
@@ -293,6 +311,37 @@ class Engine:
         self._log(published, "published")
         await self._notify(task.id)
 
+    async def _upload(
+        self,
+        task: Task,
+        request: UploadRequest,
+        publisher: Publisher,
+        on_progress: ProgressCallback,
+    ) -> UploadResult:
+        if task.video_id is not None:
+            # The upload finished before a restart; only the steps after it remain.
+            return UploadResult(task.video_id, "", request.privacy)
+        return await publisher.upload(request, on_progress)
+
+    async def _release(self, task: Task) -> None:
+        """Hand an interrupted task back to the queue, keeping its upload session."""
+        try:
+            released = await self._store.transition(
+                task.id,
+                S.QUEUED,
+                now=self._clock.now(),
+                actor=self.actor,
+                detail="interrupted by shutdown",
+                owned_by=self._config.worker_id,
+                due_at=self._clock.now(),
+                lease_owner=None,
+                lease_until=None,
+            )
+        except (TaskStateError, Exception):
+            logger.exception("task %s: could not hand back on shutdown", task.id)
+            return
+        self._log(released, "released")
+
     async def _set_thumbnail(
         self, task: Task, credentials: Credentials, publisher: Publisher, video_id: str
     ) -> str | None:
@@ -315,33 +364,106 @@ class Engine:
         now = self._clock.now()
         reason = exc.reason or type(exc).__name__
         problem = f"{reason}: {exc}" if exc.reason and str(exc) != exc.reason else reason
-        if isinstance(exc, ContentError | AuthError):
+        if isinstance(exc, ContentError):
             await self._fail(task, problem, reason=reason)
-            return
-        if isinstance(exc, QuotaExceededError):
-            due = next_quota_reset(now) + timedelta(seconds=QUOTA_RESET_MARGIN_S)
+        elif isinstance(exc, AuthError):
+            await self._hold(task, problem, reason)
+        elif isinstance(exc, QuotaExceededError):
+            reset = next_quota_reset(now) + timedelta(seconds=QUOTA_RESET_MARGIN_S)
+            await self._limit_project(task, reset, reason)
+            await self._wait(task, reset, problem, reason, count_attempt=False)
         elif isinstance(exc, UploadLimitError):
-            due = now + timedelta(hours=UPLOAD_LIMIT_WAIT_H)
+            until = now + timedelta(hours=self._config.upload_limit_wait_h)
+            await self._set_status(task.account_id, AccountStatus.RATE_LIMITED, reason, until)
+            await self._wait(task, until, problem, reason, count_attempt=False)
         else:
-            delay = self._retry.delay_s(task.attempts)
+            retries = task.attempts
+            limit = (
+                self._retry.max_retries if reason != "unknown" else self._config.unknown_retries
+            )
+            delay = self._retry.delay_s(retries) if retries < limit else None
             if delay is None:
                 await self._fail(task, problem, reason=reason)
-                return
-            due = now + timedelta(seconds=delay)
+            else:
+                retry_at = now + timedelta(seconds=delay)
+                await self._wait(task, retry_at, problem, reason, count_attempt=True)
+
+    async def _wait(
+        self, task: Task, due: datetime, problem: str, reason: str, *, count_attempt: bool
+    ) -> None:
         waiting = await self._store.transition(
             task.id,
             S.RETRY_WAIT,
-            now=now,
+            now=self._clock.now(),
             actor=self.actor,
             detail=reason,
             due_at=due,
-            attempts=task.attempts + 1,
+            attempts=task.attempts + (1 if count_attempt else 0),
             error=problem,
             lease_owner=None,
             lease_until=None,
         )
         self._log(waiting, "retry_wait")
         await self._notify(task.id)
+
+    async def _hold(self, task: Task, problem: str, reason: str) -> None:
+        """Keep the task queued, neither failed nor retried, until the account is re-authorised."""
+        held = await self._store.transition(
+            task.id,
+            S.QUEUED,
+            now=self._clock.now(),
+            actor=self.actor,
+            detail=f"held: {reason}",
+            error=problem,
+            lease_owner=None,
+            lease_until=None,
+        )
+        self._log(held, "held")
+        await self._set_status(task.account_id, AccountStatus.NEEDS_AUTH, reason, None)
+        await self._notify(task.id)
+
+    async def _limit_project(self, task: Task, until: datetime, reason: str) -> None:
+        """Rate-limit every account that shares the task's Google Cloud project."""
+        if task.account_id is None:
+            return
+        account = await self._store.get_account(task.account_id)
+        if account is None:
+            return
+        for sharing in await self._store.accounts_of_project(account.client_id):
+            if sharing.status in (AccountStatus.ACTIVE, AccountStatus.RATE_LIMITED):
+                await self._set_status(sharing.id, AccountStatus.RATE_LIMITED, reason, until)
+
+    async def _set_status(
+        self, account_id: int | None, status: AccountStatus, reason: str, until: datetime | None
+    ) -> None:
+        if account_id is None:
+            return
+        previous = await self._store.set_account_status(
+            account_id, status, now=self._clock.now(), reason=reason, until=until
+        )
+        if previous is None:
+            return
+        logger.warning(
+            "account %s: %s -> %s (%s)",
+            account_id,
+            previous.value,
+            status.value,
+            reason,
+            extra={"action": "account_status", "account_id": account_id},
+        )
+        try:
+            await self._notifier.account_changed(account_id, previous)
+        except Exception:
+            logger.exception("account %s: status change not announced", account_id)
+
+    async def _activate(self, account_id: int, now: datetime) -> None:
+        account = await self._store.get_account(account_id)
+        if account is not None and account.status is AccountStatus.RATE_LIMITED:
+            await self._set_status(account_id, AccountStatus.ACTIVE, "limit lifted", None)
+
+    async def _lift_expired_limits(self) -> None:
+        for account in await self._store.expired_limits(self._clock.now()):
+            await self._set_status(account.id, AccountStatus.ACTIVE, "limit lifted", None)
 
     async def _fail(self, task: Task, message: str, *, reason: str) -> None:
         failed = await self._store.transition(

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 
-from core.models import Account, Credentials, Media, Privacy, Task, TaskState, VideoMetadata
+from core.models import (
+    Account,
+    AccountStatus,
+    Credentials,
+    Media,
+    Privacy,
+    Task,
+    TaskState,
+    VideoMetadata,
+)
 
 
 class Clock(Protocol):
@@ -150,6 +159,10 @@ class Notifier(Protocol):
         """Tell the task's chat how far its upload is; callers may call this for every chunk."""
         ...
 
+    async def account_changed(self, account_id: int, previous: AccountStatus) -> None:
+        """Tell the admins that an account's status changed, and what to do about it."""
+        ...
+
 
 class TaskStore(Protocol):
     """The persistence the engine and the services need (storage.store.SqlStore)."""
@@ -219,6 +232,26 @@ class TaskStore(Protocol):
 
     async def get_media(self, media_id: int) -> Media | None:
         """Return one media record, or None."""
+        ...
+
+    async def set_account_status(
+        self,
+        account_id: int,
+        status: AccountStatus,
+        *,
+        now: datetime,
+        reason: str | None,
+        until: datetime | None = None,
+    ) -> AccountStatus | None:
+        """Change an account's status; return the previous status if it changed."""
+        ...
+
+    async def expired_limits(self, now: datetime) -> list[Account]:
+        """Return rate-limited accounts whose limit has lifted."""
+        ...
+
+    async def accounts_of_project(self, client_id: str) -> list[Account]:
+        """Return the accounts that share one OAuth client's quota."""
         ...
 
     async def add_media(self, **values: Any) -> Media:

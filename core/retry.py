@@ -24,9 +24,13 @@ class RetryPolicy:
     jitter: float = 0.1
     rng: random.Random = field(default_factory=random.Random)
 
-    def delay_s(self, retries_done: int) -> float | None:
-        """Return the wait before retry number `retries_done + 1`, or None when out of retries."""
-        if retries_done >= self.max_retries or not self.delays_s:
+    def delay_s(self, retries_done: int, limit: int | None = None) -> float | None:
+        """Return the wait before retry number `retries_done + 1`, or None when out of retries.
+
+        `limit` overrides `max_retries` for a failure class with its own allowance.
+        """
+        allowed = self.max_retries if limit is None else limit
+        if retries_done >= allowed or not self.delays_s:
             return None
         base = self.delays_s[min(retries_done, len(self.delays_s) - 1)]
         return base * (1 + self.rng.uniform(-self.jitter, self.jitter))

@@ -200,6 +200,10 @@ class TaskService:
         owner = None if actor.role is Role.ADMIN else actor.user_id
         return await self._store.list_tasks(OPEN_STATES, user_id=owner)
 
+    async def account(self, account_id: int) -> Account | None:
+        """Return one account, for the notifier."""
+        return await self._store.get_account(account_id)
+
     async def accounts(self, actor: Actor) -> list[Account]:
         """Return every account."""
         self._require(actor, Role.VIEWER)

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from core.errors import ConfigError
 
 IdList = Annotated[list[int], NoDecode]
+FloatList = Annotated[list[float], NoDecode]
 
 #: What a person is told each setting expects, when its value is malformed.
 EXPECTED = {
@@ -23,6 +24,7 @@ EXPECTED = {
     "language": "zh or en",
     "telegram_local_mode": "true or false",
     "upload_chunk_mb": "a whole number of MiB (the chunk is rounded to 256 KiB multiples)",
+    "retry_delays_s": "seconds between retries like 60,300,900",
 }
 
 
@@ -53,9 +55,18 @@ class Settings(BaseSettings):
     max_parallel_uploads: int = Field(default=4, ge=1, le=256)
     sweep_interval_s: float = Field(default=30.0, gt=0)
     lease_s: float = Field(default=300.0, gt=0)
+    retry_delays_s: FloatList = Field(default_factory=lambda: [60.0, 300.0, 900.0])
+    max_retries: int = Field(default=3, ge=0, le=100)
+    unknown_retries: int = Field(default=3, ge=0, le=100)
+    retry_jitter: float = Field(default=0.1, ge=0, le=1)
+    upload_limit_wait_h: float = Field(default=24.0, gt=0)
+    chunk_retries: int = Field(default=3, ge=0, le=100)
+    chunk_retry_delay_s: float = Field(default=1.0, ge=0)
     log_level: str = "INFO"
 
-    @field_validator("admin_ids", "operator_ids", "alert_chat_ids", mode="before")
+    @field_validator(
+        "admin_ids", "operator_ids", "alert_chat_ids", "retry_delays_s", mode="before"
+    )
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, int):

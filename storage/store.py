@@ -26,7 +26,15 @@ from core.models import (
 from core.states import sources_of
 from storage import migrate
 from storage.crypto import SecretBox
-from storage.schema import accounts, media, outbox, publish_history, publish_tasks
+from storage.schema import (
+    UtcDateTime,
+    account_events,
+    accounts,
+    media,
+    outbox,
+    publish_history,
+    publish_tasks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -277,11 +285,33 @@ class SqlStore:
             )
 
     async def next_due_at(self) -> datetime | None:
-        """Return the earliest due instant of a waiting task."""
+        """Return the earliest instant a waiting task can start.
+
+        A task of a rate-limited account waits for the limit to lift; tasks of accounts that
+        need a person (suspended, needs_auth, error) are held and do not count.
+        """
+        waits_for_limit = sa.and_(
+            accounts.c.status == AccountStatus.RATE_LIMITED.value,
+            accounts.c.status_until > publish_tasks.c.due_at,
+        )
+        effective = sa.type_coerce(
+            sa.case((waits_for_limit, accounts.c.status_until), else_=publish_tasks.c.due_at),
+            UtcDateTime,
+        )
         query = (
-            sa.select(publish_tasks.c.due_at)
-            .where(publish_tasks.c.state.in_(DUE_STATES), publish_tasks.c.due_at.is_not(None))
-            .order_by(publish_tasks.c.due_at)
+            sa.select(effective)
+            .select_from(publish_tasks.outerjoin(accounts))
+            .where(
+                publish_tasks.c.state.in_(DUE_STATES),
+                publish_tasks.c.due_at.is_not(None),
+                sa.or_(
+                    publish_tasks.c.account_id.is_(None),
+                    accounts.c.status.in_(
+                        [AccountStatus.ACTIVE.value, AccountStatus.RATE_LIMITED.value]
+                    ),
+                ),
+            )
+            .order_by(effective)
             .limit(1)
         )
         async with self.engine.connect() as conn:
@@ -289,16 +319,98 @@ class SqlStore:
         return value
 
     async def due_tasks(self, now: datetime, limit: int = 200) -> list[Task]:
-        """Return waiting tasks whose instant has come, earliest first."""
+        """Return waiting tasks whose instant has come on an active account, earliest first."""
         query = (
             sa.select(publish_tasks)
-            .where(publish_tasks.c.state.in_(DUE_STATES), publish_tasks.c.due_at <= now)
+            .select_from(publish_tasks.outerjoin(accounts))
+            .where(
+                publish_tasks.c.state.in_(DUE_STATES),
+                publish_tasks.c.due_at <= now,
+                sa.or_(
+                    publish_tasks.c.account_id.is_(None),
+                    accounts.c.status == AccountStatus.ACTIVE.value,
+                ),
+            )
             .order_by(publish_tasks.c.due_at, publish_tasks.c.id)
             .limit(limit)
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [_task(r._mapping) for r in rows]
+
+    async def set_account_status(
+        self,
+        account_id: int,
+        status: AccountStatus,
+        *,
+        now: datetime,
+        reason: str | None,
+        until: datetime | None = None,
+    ) -> AccountStatus | None:
+        """Change an account's status and record why; return the previous status if it changed."""
+        async with self.engine.begin() as conn:
+            previous = await conn.scalar(
+                sa.select(accounts.c.status).where(accounts.c.id == account_id)
+            )
+            if previous is None:
+                raise StorageError(f"account {account_id} does not exist")
+            await conn.execute(
+                sa.update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(
+                    status=status.value,
+                    status_until=until,
+                    status_reason=reason,
+                    status_changed_at=now,
+                )
+            )
+            if previous == status.value:
+                return None
+            await conn.execute(
+                sa.insert(account_events).values(
+                    account_id=account_id,
+                    from_status=previous,
+                    to_status=status.value,
+                    until=until,
+                    at=now,
+                    reason=reason,
+                )
+            )
+        return AccountStatus(previous)
+
+    async def expired_limits(self, now: datetime) -> list[Account]:
+        """Return rate-limited accounts whose limit has lifted."""
+        query = sa.select(accounts).where(
+            accounts.c.status == AccountStatus.RATE_LIMITED.value, accounts.c.status_until <= now
+        )
+        async with self.engine.connect() as conn:
+            return [_account(r._mapping) for r in (await conn.execute(query)).all()]
+
+    async def accounts_of_project(self, client_id: str) -> list[Account]:
+        """Return the accounts that share a Google Cloud project (one OAuth client)."""
+        query = sa.select(accounts).where(accounts.c.client_id == client_id)
+        async with self.engine.connect() as conn:
+            return [_account(r._mapping) for r in (await conn.execute(query)).all()]
+
+    async def update_credentials(self, account_id: int, credentials: Credentials) -> None:
+        """Replace an account's OAuth credentials (after a person re-authorised it)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(
+                    client_id=credentials.client_id,
+                    client_secret_enc=self._box.seal(credentials.client_secret),
+                    refresh_token_enc=self._box.seal(credentials.refresh_token),
+                    token_uri=credentials.token_uri,
+                )
+            )
+
+    async def account_by_name(self, name: str) -> Account | None:
+        """Return the account with that name, or None."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(accounts).where(accounts.c.name == name))).first()
+        return _account(row._mapping) if row else None
 
     async def stale_active_tasks(self, now: datetime, *, every: bool = False) -> list[Task]:
         """Return uploading or processing tasks whose lease has expired (or all, if `every`)."""
