@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from app import logs
 from app.wiring import build, open_store
 from core.errors import PublishError, PublishManagerError
-from core.models import Account, Credentials
+from core.models import Account, AccountStatus, Credentials
+from core.ports import ChannelInfo
 from core.settings import Settings, load_settings
 from media.store import LocalMediaStore
 from platforms.youtube import YouTubePublisher
@@ -67,21 +68,32 @@ def parser() -> argparse.ArgumentParser:
         "PM_SECRET_KEY). Give --refresh-token, or --interactive to run Google's "
         "installed-app consent flow in a browser.",
     )
-    youtube.add_argument("--name", required=True, help="a short name to refer to the channel")
-    youtube.add_argument("--client-id", required=True, help="OAuth client id (Google Cloud)")
-    youtube.add_argument("--client-secret", required=True, help="OAuth client secret")
-    source = youtube.add_mutually_exclusive_group(required=True)
-    source.add_argument("--refresh-token", help="an OAuth refresh token for the channel")
-    source.add_argument(
-        "--interactive", action="store_true", help="open Google's consent page to get one"
-    )
+    _credential_arguments(youtube)
     youtube.add_argument("--timezone", help="the channel audience's IANA time zone")
     youtube.add_argument(
         "--no-verify",
         action="store_true",
         help="store without asking YouTube which channel the token belongs to",
     )
+    reauth = account_commands.add_parser(
+        "reauth",
+        help="give an account new credentials",
+        description="Replace an account's OAuth credentials after its token expired or was "
+        "revoked (the bot says when); its held tasks then go on by themselves.",
+    )
+    _credential_arguments(reauth)
     return top
+
+
+def _credential_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--name", required=True, help="a short name to refer to the channel")
+    command.add_argument("--client-id", required=True, help="OAuth client id (Google Cloud)")
+    command.add_argument("--client-secret", required=True, help="OAuth client secret")
+    source = command.add_mutually_exclusive_group(required=True)
+    source.add_argument("--refresh-token", help="an OAuth refresh token for the channel")
+    source.add_argument(
+        "--interactive", action="store_true", help="open Google's consent page to get one"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_demo(quiet=args.quiet))
         elif args.accounts_command == "list":
             asyncio.run(list_accounts(settings))
+        elif args.accounts_command == "reauth":
+            asyncio.run(reauth(settings, args))
         else:
             asyncio.run(add_youtube(settings, args))
     except PublishManagerError as exc:
@@ -165,14 +179,7 @@ async def register_youtube(
     """Store a YouTube account, first asking YouTube which channel the credentials act for."""
     channel_id = channel_title = None
     if verify:
-        publisher = YouTubePublisher(settings.youtube_api_url, LocalMediaStore(settings.media_dir))
-        try:
-            info = await publisher.channel_info(credentials)
-        except PublishError as exc:
-            raise PublishManagerError(
-                f"YouTube did not accept these credentials ({exc.reason or exc}); "
-                "check them or use --no-verify"
-            ) from None
+        info = await _verify(settings, credentials)
         channel_id, channel_title = info.channel_id, info.title
     store = await open_store(settings)
     try:
@@ -189,6 +196,45 @@ async def register_youtube(
         raise PublishManagerError(str(exc)) from None
     finally:
         await store.close()
+
+
+async def reauth(settings: Settings, args: argparse.Namespace) -> None:
+    """Give an account new credentials, check them with YouTube and make it active again."""
+    refresh_token = args.refresh_token or await asyncio.to_thread(
+        consent_flow, settings, args.client_id, args.client_secret
+    )
+    credentials = Credentials(
+        args.client_id, args.client_secret, refresh_token, settings.google_token_uri
+    )
+    store = await open_store(settings)
+    try:
+        account = await store.account_by_name(args.name)
+        if account is None:
+            raise PublishManagerError(f"no account is named {args.name!r}; see accounts list")
+        info = await _verify(settings, credentials)
+        if account.channel_id and info.channel_id != account.channel_id:
+            raise PublishManagerError(
+                f"these credentials act for channel {info.channel_id} ({info.title}), "
+                f"not for {account.channel_id}"
+            )
+        await store.update_credentials(account.id, credentials)
+        await store.set_account_status(
+            account.id, AccountStatus.ACTIVE, now=datetime.now(UTC), reason="re-authorised"
+        )
+    finally:
+        await store.close()
+    print(f"account {account.name} re-authorised ({info.title}, {info.channel_id})")
+
+
+async def _verify(settings: Settings, credentials: Credentials) -> ChannelInfo:
+    publisher = YouTubePublisher(settings.youtube_api_url, LocalMediaStore(settings.media_dir))
+    try:
+        return await publisher.channel_info(credentials)
+    except PublishError as exc:
+        raise PublishManagerError(
+            f"YouTube did not accept these credentials ({exc.reason or exc}); "
+            "check them or use --no-verify"
+        ) from None
 
 
 def consent_flow(settings: Settings, client_id: str, client_secret: str) -> str:

@@ -155,9 +155,9 @@ def problem_text(stored: str | None, lang: str) -> str:
         return "?"
     if problem.key is not None:
         return text(problem.key, lang, **problem.params)
-    reason = problem.raw.split(":", 1)[0]
+    reason, _, detail = problem.raw.partition(": ")
     key = REASON_KEYS.get(reason)
-    return text(key, lang) if key else html.escape(problem.raw[:500])
+    return text(key, lang) if key else html.escape((detail or problem.raw)[:500])
 
 
 def _field(name: str, value: str, lang: str) -> str:

@@ -32,6 +32,7 @@ from bot.cards import (
 from bot.files import CLOUD_DOWNLOAD_LIMIT_BYTES, FileTooBigError, TelegramFiles
 from bot.messages import text
 from bot.outbox import TelegramOutbox
+from bot.reports import install_reports
 from core.access import AccessList, Actor
 from core.errors import InputError
 from core.models import Privacy
@@ -281,6 +282,57 @@ async def status_command(update: Update, context: Context) -> None:
     await reply(update, render_card(view, actor.language, ZoneInfo(actor.timezone)))
 
 
+async def title_command(update: Update, context: Context) -> None:
+    """/title <id> <new title>."""
+    await _edit_command(update, context, "title")
+
+
+async def description_command(update: Update, context: Context) -> None:
+    """/description <id> <new description>."""
+    await _edit_command(update, context, "description")
+
+
+async def tags_command(update: Update, context: Context) -> None:
+    """/tags <id> <tag> [tag...]: replace the tags (with or without #)."""
+    await _edit_command(update, context, "tags")
+
+
+async def retry_command(update: Update, context: Context) -> None:
+    """/retry <id>: queue a failed task again."""
+    actor = actor_of(update, context)
+    task_id = await _task_id_arg(update, context, "usage.retry", actor)
+    if task_id is None:
+        return
+    view = await deps(context).service.retry(task_id, actor)
+    await reply(update, text("task.queued_now", actor.language, task_id=task_id))
+    await refresh_card(context, view, actor)
+
+
+async def _edit_command(update: Update, context: Context, field: str) -> None:
+    actor = actor_of(update, context)
+    message = update.effective_message
+    raw = (message.text or "") if message else ""
+    parts = raw.split(maxsplit=2)
+    if len(parts) < 3:
+        await reply(update, text(f"usage.{field}", actor.language))
+        return
+    task_id = parse_task_id(parts[1])
+    if task_id is None:
+        await reply(update, text("usage.bad_id", actor.language, text=parts[1][:50]))
+        return
+    value = parts[2]
+    service = deps(context).service
+    if field == "title":
+        view = await service.edit_metadata(task_id, actor, title=value)
+    elif field == "description":
+        view = await service.edit_metadata(task_id, actor, description=value)
+    else:
+        tags = tuple(dict.fromkeys(t.lstrip("#＃") for t in value.split() if t.lstrip("#＃")))
+        view = await service.edit_metadata(task_id, actor, tags=tags)
+    await reply(update, text("task.edited", actor.language, task_id=task_id))
+    await refresh_card(context, view, actor)
+
+
 async def queue_command(update: Update, context: Context) -> None:
     """/queue: unfinished tasks."""
     actor = actor_of(update, context)
@@ -464,7 +516,12 @@ def install(app: Application, deps_: BotDeps) -> None:  # type: ignore[type-arg]
     app.add_handler(CommandHandler("cancel", cancel_command))
     app.add_handler(CommandHandler("status", status_command))
     app.add_handler(CommandHandler("queue", queue_command))
+    app.add_handler(CommandHandler("title", title_command))
+    app.add_handler(CommandHandler("description", description_command))
+    app.add_handler(CommandHandler("tags", tags_command))
+    app.add_handler(CommandHandler("retry", retry_command))
     app.add_handler(CommandHandler("accounts", accounts_command))
+    install_reports(app, deps_)  # /report /stats /calendar /alerts (bot/reports.py)
     app.add_handler(MessageHandler(filters.VIDEO | filters.Document.VIDEO, receive_video))
     app.add_handler(MessageHandler(filters.PHOTO, receive_photo))
     app.add_handler(

@@ -29,6 +29,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/privacy &lt;id&gt; private|unlisted|public — visibility\n"
         "/cancel &lt;id&gt; — cancel a task\n"
         "/status &lt;id&gt; — a task in full\n"
+        "/title, /description, /tags &lt;id&gt; … — change the metadata\n"
+        "/retry &lt;id&gt; — try a failed task again\n"
         "/queue — unfinished tasks\n"
         "/accounts — connected channels\n"
         "/help — this list\n\n"
@@ -41,6 +43,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/privacy &lt;编号&gt; private|unlisted|public — 公开范围\n"
         "/cancel &lt;编号&gt; — 取消任务\n"
         "/status &lt;编号&gt; — 任务详情\n"
+        "/title、/description、/tags &lt;编号&gt; … — 修改标题、简介、标签\n"
+        "/retry &lt;编号&gt; — 重试失败的任务\n"
         "/queue — 未完成的任务\n"
         "/accounts — 已连接的频道\n"
         "/help — 本列表\n\n"
@@ -69,6 +73,27 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "usage.cancel": {"en": "Usage: /cancel &lt;id&gt;", "zh": "用法：/cancel &lt;编号&gt;"},
     "usage.status": {"en": "Usage: /status &lt;id&gt;", "zh": "用法：/status &lt;编号&gt;"},
+    "usage.retry": {"en": "Usage: /retry &lt;id&gt;", "zh": "用法：/retry &lt;编号&gt;"},
+    "usage.title": {
+        "en": "Usage: /title &lt;id&gt; &lt;new title&gt;",
+        "zh": "用法：/title &lt;编号&gt; &lt;新标题&gt;",
+    },
+    "usage.description": {
+        "en": "Usage: /description &lt;id&gt; &lt;new description&gt;",
+        "zh": "用法：/description &lt;编号&gt; &lt;新简介&gt;",
+    },
+    "usage.tags": {
+        "en": "Usage: /tags &lt;id&gt; tag1 tag2 … (replaces the tags)",
+        "zh": "用法：/tags &lt;编号&gt; 标签1 标签2 …（替换全部标签）",
+    },
+    "task.edited": {
+        "en": "Task #{task_id} is updated.",
+        "zh": "任务 #{task_id} 已更新。",
+    },
+    "task.not_failed": {
+        "en": "Task #{task_id} has not failed; /retry is for failed tasks.",
+        "zh": "任务 #{task_id} 没有失败；/retry 仅用于失败的任务。",
+    },
     "usage.bad_id": {
         "en": "“{text}” is not a task id; task ids look like #12.",
         "zh": "“{text}” 不是任务编号；任务编号形如 #12。",
@@ -109,8 +134,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "✅ 任务 #{task_id} 已发布（{privacy}）：{url}",
     },
     "task.failed": {
-        "en": "❌ Task #{task_id} failed: {reason}\nThe file is kept.",
-        "zh": "❌ 任务 #{task_id} 发布失败：{reason}\n文件已保留。",
+        "en": "❌ Task #{task_id} failed: {reason}\nThe file is kept: fix what is wrong "
+        "(/title, /description, /tags) and send /retry {task_id}.",
+        "zh": "❌ 任务 #{task_id} 发布失败：{reason}\n文件已保留：修正问题（/title、/description、"
+        "/tags）后发送 /retry {task_id}。",
     },
     "task.retry_wait": {
         "en": "⏳ Task #{task_id} hit a problem ({reason}); it tries again at {when}.",

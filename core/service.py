@@ -144,6 +144,41 @@ class TaskService:
         )
         return await self.view(task_id, actor)
 
+    async def edit_metadata(
+        self,
+        task_id: int,
+        actor: Actor,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        tags: tuple[str, ...] | None = None,
+    ) -> TaskView:
+        """Change a task's title, description or tags, within YouTube's limits."""
+        task = await self._own_task(task_id, actor)
+        changes: dict[str, object] = {}
+        if title is not None:
+            changes["title"] = " ".join(title.split())
+        if description is not None:
+            changes["description"] = description.strip()
+        if tags is not None:
+            changes["tags"] = tags
+        meta = dataclasses.replace(task.metadata, **changes)  # type: ignore[arg-type]
+        validate_metadata(meta, task.privacy, task.publish_at, self._clock.now())
+        await self._store.update_task(
+            task_id, expected=EDITABLE, now=self._clock.now(), metadata=meta
+        )
+        return await self.view(task_id, actor)
+
+    async def retry(self, task_id: int, actor: Actor) -> TaskView:
+        """Queue a failed task again, from the start of its retry allowance."""
+        task = await self._own_task(task_id, actor)
+        if task.state is not S.FAILED:
+            raise InputError("task.not_failed", task_id=task_id)
+        await self._store.update_task(
+            task_id, expected={S.FAILED}, now=self._clock.now(), attempts=0
+        )
+        return await self._queue(task_id, actor, self._clock.now(), "retry")
+
     async def set_thumbnail(
         self, task_id: int, chunks: AsyncIterator[bytes], actor: Actor
     ) -> TaskView:
@@ -247,8 +282,13 @@ class TaskService:
         return task
 
     async def _default_account(self) -> Account | None:
-        for account in await self._store.list_accounts():
+        """Return the first active account, else the first one that is only waiting."""
+        accounts = await self._store.list_accounts()
+        for account in accounts:
             if account.status is AccountStatus.ACTIVE:
+                return account
+        for account in accounts:
+            if account.status is not AccountStatus.SUSPENDED:
                 return account
         return None
 

@@ -198,6 +198,25 @@ def _retry_after(exc: HttpError) -> float | None:
         return None
 
 
+#: Reasons that say the request itself is wrong: sending it again cannot succeed.
+CONTENT_REASONS = frozenset(
+    {
+        "invalidTitle",
+        "invalidTags",
+        "invalidDescription",
+        "invalidPublishAt",
+        "invalidCategoryId",
+        "invalidVideoMetadata",
+        "mediaBodyRequired",
+        "uploadTooLarge",
+        "mediaBodyTooLarge",
+        "invalidImage",
+        "videoNotFound",
+        "forbidden",
+    }
+)
+
+
 def translate_http_error(exc: HttpError, *, in_session: bool = False) -> PublishError:
     """Map a Google API error answer to the matching core.errors class."""
     status = int(exc.resp.status)
@@ -215,8 +234,9 @@ def translate_http_error(exc: HttpError, *, in_session: bool = False) -> Publish
         return AuthError(text, reason=reason or "authError", status=status)
     if status == 404 and in_session:
         return SessionExpiredError(text, reason=reason or "notFound", status=status)
-    if 400 <= status < 500:
+    if status in (400, 404) or reason in CONTENT_REASONS:
         return ContentError(text, reason=reason or str(status), status=status)
+    # Anything else (a 403 with a reason we have never seen, say) may pass: retry a few times.
     return TransientPublishError(text, reason="unknown", status=status)
 
 

@@ -110,6 +110,8 @@ async def running_harness(tmp_path: Path, *, local_mode: bool = False) -> AsyncI
         operator_ids=[OPERATOR],
         secret_key="test-secret-key-0123456789",
         upload_chunk_mb=1,
+        chunk_retry_delay_s=0,
+        retry_jitter=0,
     )
     youtube.add_channel("client-1", "secret-1", "refresh-1", channel_id="UCmain", title="Main")
     credentials = Credentials("client-1", "secret-1", "refresh-1", youtube.token_uri)
