@@ -13,6 +13,7 @@ from core.errors import (
     AuthError,
     ContentError,
     InputError,
+    LeaseLostError,
     PublishError,
     QuotaExceededError,
     SessionExpiredError,
@@ -107,6 +108,10 @@ class Engine:
         for key in (NEXT_DUE_TIMER, SWEEP_TIMER, HEARTBEAT_TIMER):
             self._clock.cancel(key)
         running = list(self._running.values())
+        # A cancelled upload stops after the chunk in flight; its task goes back to the queue
+        # with its session, so the next start resumes where the platform says it stands.
+        for upload in running:
+            upload.cancel()
         if running:
             await asyncio.wait(running, timeout=timeout_s)
 
@@ -185,6 +190,9 @@ class Engine:
 
         def sweep() -> None:
             self._arm_sweep()
+            if not self._config.single_process:
+                # Another worker may have died holding leases; take its tasks over.
+                asyncio.get_running_loop().create_task(self._recover(every=False))
             self.wake()
 
         if not self._stopping:
@@ -205,20 +213,25 @@ class Engine:
         until = self._clock.now() + timedelta(seconds=self._config.lease_s)
         await self._store.renew_lease(list(self._running), self._config.worker_id, until)
 
-    async def _recover(self) -> None:
+    async def _recover(self, *, every: bool | None = None) -> None:
         now = self._clock.now()
-        for task in await self._store.stale_active_tasks(now, every=self._config.single_process):
+        take_all = self._config.single_process if every is None else every
+        for task in await self._store.stale_active_tasks(now, every=take_all):
             target = S.QUEUED if task.state is S.UPLOADING else S.RETRY_WAIT
-            recovered = await self._store.transition(
-                task.id,
-                target,
-                now=now,
-                actor=self.actor,
-                detail="resumed after restart",
-                due_at=now,
-                lease_owner=None,
-                lease_until=None,
-            )
+            try:
+                recovered = await self._store.transition(
+                    task.id,
+                    target,
+                    now=now,
+                    actor=self.actor,
+                    detail="resumed after restart",
+                    expected={task.state},
+                    due_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            except TaskStateError:
+                continue  # its owner finished it or another worker took it first
             self._log(recovered, "recovered")
 
     async def _run(self, task: Task) -> None:
@@ -227,6 +240,12 @@ class Engine:
         except asyncio.CancelledError:
             await asyncio.shield(self._release(task))
             raise
+        except LeaseLostError:
+            logger.warning(
+                "task %s: lease lost, left to its new owner",
+                task.id,
+                extra=self._extra(task, "lease_lost"),
+            )
         except PublishError as exc:
             await self._handle_failure(task, exc)
         except InputError as exc:
@@ -256,7 +275,9 @@ class Engine:
         owner = self._config.worker_id
 
         async def on_progress(uri: str, offset: int, total: int) -> None:
-            await self._store.save_progress(task.id, owner, uri, offset)
+            if not await self._store.save_progress(task.id, owner, uri, offset):
+                # Another worker took the task over (our lease lapsed): stop before sending more.
+                raise LeaseLostError(task.id)
             try:
                 await self._notifier.task_progress(task.id, offset, total)
             except Exception:
@@ -337,7 +358,7 @@ class Engine:
                 lease_owner=None,
                 lease_until=None,
             )
-        except (TaskStateError, Exception):
+        except Exception:
             logger.exception("task %s: could not hand back on shutdown", task.id)
             return
         self._log(released, "released")

@@ -8,6 +8,7 @@ PublishManagerError
  |    +-- MetadataError
  |    +-- MediaError        the file is not a playable video, or cannot be fetched
  +-- TaskStateError         a transition the state machine does not allow
+ +-- LeaseLostError         another worker took over a task this process was working on
  +-- PublishError           a platform call failed (adapters translate into these)
       +-- TransientPublishError   retry later (5xx, 429, rate limits, dropped connections)
       +-- QuotaExceededError      the project's daily quota is spent; wait for the reset
@@ -63,6 +64,14 @@ class TaskStateError(PublishManagerError):
         self.task_id = task_id
         self.current = current
         self.wanted = wanted
+
+
+class LeaseLostError(PublishManagerError):
+    """This process's lease on a task lapsed and another worker took the task over."""
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(f"task {task_id}: lease lost")
+        self.task_id = task_id
 
 
 class PublishError(PublishManagerError):

@@ -192,8 +192,8 @@ class TaskStore(Protocol):
         """Change fields of a task that is in one of the `expected` states."""
         ...
 
-    async def save_progress(self, task_id: int, owner: str, uri: str, offset: int) -> None:
-        """Record a resumable session and its confirmed offset."""
+    async def save_progress(self, task_id: int, owner: str, uri: str, offset: int) -> bool:
+        """Record a resumable session and its offset; False if `owner` no longer holds it."""
         ...
 
     async def renew_lease(self, task_ids: Sequence[int], owner: str, until: datetime) -> None:

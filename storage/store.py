@@ -264,14 +264,15 @@ class SqlStore:
                 raise TaskStateError(task_id, current.state.value, "edit")
             return await _get_task(conn, task_id)
 
-    async def save_progress(self, task_id: int, owner: str, uri: str, offset: int) -> None:
-        """Record a resumable session and its confirmed offset, as soon as they are known."""
+    async def save_progress(self, task_id: int, owner: str, uri: str, offset: int) -> bool:
+        """Record a resumable session and its confirmed offset; False if `owner` lost the lease."""
         async with self.engine.begin() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 sa.update(publish_tasks)
                 .where(publish_tasks.c.id == task_id, publish_tasks.c.lease_owner == owner)
                 .values(upload_uri=uri, upload_offset=offset)
             )
+        return result.rowcount == 1
 
     async def renew_lease(self, task_ids: Sequence[int], owner: str, until: datetime) -> None:
         """Extend the leases this process holds."""
