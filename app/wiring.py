@@ -12,6 +12,7 @@ import httpx
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
+from app.monitoring import Monitoring, build_monitoring
 from bot.files import TelegramFiles
 from bot.handlers import BotDeps, install
 from bot.notifier import TelegramNotifier
@@ -47,6 +48,7 @@ class PublishManager:
     application: Application  # type: ignore[type-arg]
     http: httpx.AsyncClient
     outbox: TelegramOutbox
+    monitoring: Monitoring | None = None  # progress, alerts, reports, metrics (issue 5)
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self, *, poll_interval_s: float = 0.0) -> None:
@@ -58,6 +60,8 @@ class PublishManager:
         await self.engine.start()
         await self._connect_bot()
         self.outbox.start()
+        if self.monitoring is not None:  # monitoring (issue 5)
+            await self.monitoring.start()
         await self.application.start()
         assert self.application.updater is not None
         await self.application.updater.start_polling(
@@ -89,6 +93,8 @@ class PublishManager:
         if self.application.running:
             await self.application.stop()
         await self.engine.stop()
+        if self.monitoring is not None:  # monitoring (issue 5)
+            await self.monitoring.stop()
         await self.outbox.stop()
         await self.application.shutdown()
         if isinstance(self.clock, SystemClock):
@@ -186,6 +192,12 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
         ),
     )
     engine_ref.append(engine)
+    # -- monitoring: progress, alerts, reports, metrics (issue 5) ----------------------------
+    monitoring = build_monitoring(
+        settings, store, media, clock, application, service, outbox, deps.languages
+    )
+    notifier.progress = monitoring.progress
+    # -- end of monitoring ---------------------------------------------------------------------
     return PublishManager(
-        settings, store, media, clock, engine, service, application, http, outbox
+        settings, store, media, clock, engine, service, application, http, outbox, monitoring
     )

@@ -18,6 +18,12 @@ The sandbox runs out of process by default: in process its aiohttp handlers, JSO
 hashing and file writes would run on the engine's own event loop and hold the engine's GIL, so
 the emulator's work would be counted as engine lateness, while YouTube does that work elsewhere.
 `--sandbox inprocess` measures that skew.
+
+`--clock loop` runs the engine on LoopClock, SystemClock with its timer callbacks moved onto
+the event loop: with core.clock.SystemClock as it stands, APScheduler calls Engine.wake in a
+worker thread, where it raises, so no timer or sweep ever starts a task and the run stalls. The
+run exits 1 when any task is not published (lost, stalled or failed), 0 otherwise; missing the
+lateness target is reported, not an error.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import inspect
 import logging
 import os
 import random
@@ -156,6 +163,49 @@ class NullNotifier:
         if self.delay_s > 0:
             await asyncio.sleep(self.delay_s)
 
+    async def task_progress(self, task_id: int, sent: int, total: int) -> None:
+        """Show nothing (a real notifier rate-limits progress; it is not what is measured)."""
+
+    async def account_changed(self, account_id: int, previous: Any) -> None:
+        """Tell nobody."""
+
+    def __getattr__(self, name: str) -> Any:
+        # Notifier grows while the engine does; a method added to it must not break the run.
+        async def ignore(*args: Any, **kwargs: Any) -> None:
+            return None
+
+        return ignore
+
+
+class TimedStore:
+    """Passes every call through to the store, recording how long each awaited call took."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self.times_ms: dict[str, list[float]] = defaultdict(list)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return await attr(*args, **kwargs)
+            finally:
+                self.times_ms[name].append((time.perf_counter() - began) * 1000)
+
+        return timed
+
+
+async def watch_loop(lags_ms: list[float], period_s: float = 0.05) -> None:
+    """Record how late each short sleep wakes up: the event loop's lag (runs until cancelled)."""
+    while True:
+        began = time.perf_counter()
+        await asyncio.sleep(period_s)
+        lags_ms.append((time.perf_counter() - began - period_s) * 1000)
+
 
 class LoopClock(SystemClock):
     """SystemClock whose timer callbacks run on the event loop instead of in a worker thread.
@@ -183,14 +233,15 @@ class LogTally(logging.Handler):
         self.first: dict[str, str] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Count the record; remember its message (and exception) if it is the first."""
-        self.counts[record.name] += 1
-        if record.name not in self.first:
-            text = record.getMessage()
+        """Count the record under its logger and message kind; remember the first of each."""
+        text = record.getMessage()
+        key = f"{record.name}: {text.split(' (trigger')[0][:60]}"
+        self.counts[key] += 1
+        if key not in self.first:
             if record.exc_info and record.exc_info[1] is not None:
                 exc = record.exc_info[1]
                 text += f" -> {type(exc).__name__}: {exc}"
-            self.first[record.name] = text[:300]
+            self.first[key] = text[:240]
 
 
 def epoch(instant: datetime) -> float:
@@ -270,17 +321,24 @@ async def state_counts(store: SqlStore) -> Counter[str]:
         return Counter({row[0]: row[1] for row in (await conn.execute(query)).all()})
 
 
-async def wait_until_done(store: SqlStore, plan: list[Planned], grace_s: float) -> str:
-    """Poll the store until every task finished; return why the wait ended (bounded)."""
-    first_due = min(p.due for p in plan)
+async def wait_until_done(
+    store: SqlStore, plan: list[Planned], grace_s: float, first_sweep: float
+) -> str:
+    """Poll the store until every task finished; return why the wait ended (bounded).
+
+    A run where nothing started is called stalled once both STALL_S past the first due instant
+    and the engine's first sweep have gone by, so the sweep (the safety net) had its chance.
+    """
+    stall_at = max(min(p.due for p in plan) + STALL_S, first_sweep + POLL_S * 4)
     deadline = max(p.due for p in plan) + grace_s
     while time.time() < deadline:
         counts = await state_counts(store)
         if sum(counts[s] for s in FINISHED) == len(plan):
             return "finished"
         untouched = counts[TaskState.QUEUED.value] + counts[TaskState.DRAFT.value]
-        if time.time() > first_due + STALL_S and untouched == len(plan):
-            return f"stalled: no task started within {STALL_S:.0f} s of the first due instant"
+        if time.time() > stall_at and untouched == len(plan):
+            waited = time.time() - min(p.due for p in plan)
+            return f"stalled: no task started {waited:.0f} s after the first due instant"
         await asyncio.sleep(POLL_S)
     return f"deadline: not every task finished {grace_s:.0f} s after the last due instant"
 
@@ -332,11 +390,11 @@ def lateness(plan: list[Planned]) -> tuple[list[float], list[float], int]:
 
 
 def peak_in_flight(plan: list[Planned]) -> int:
-    """Return the most tasks that were between claim and published at one instant."""
+    """Return the most tasks that were between session created and published at one instant."""
     events = []
     for item in plan:
-        if item.claimed is not None and item.finished is not None:
-            events += [(item.claimed, 1), (item.finished, -1)]
+        if item.started is not None and item.finished is not None:
+            events += [(item.started, 1), (item.finished, -1)]
     level = peak = 0
     for _, step in sorted(events):
         level += step
@@ -356,6 +414,8 @@ class Outcome:
     engine_started: float
     ended: float
     notifications: int
+    loop_lag_ms: list[float]
+    store_ms: dict[str, list[float]]
 
 
 def make_plan(args: argparse.Namespace) -> list[Planned]:
@@ -399,15 +459,19 @@ async def measure(args: argparse.Namespace, root: Path, emulator: Emulator) -> O
     notifier = NullNotifier(args.notify_delay_ms / 1000)
     publisher = YouTubePublisher(emulator.url, media, chunk_size=DEFAULT_CHUNK_B)
     config = EngineConfig(worker_id=f"bench:{os.getpid()}", max_parallel=args.max_parallel)
-    engine = Engine(store, {publisher.platform: publisher}, media, notifier, clock, config)
+    timed = TimedStore(store)
+    engine = Engine(timed, {publisher.platform: publisher}, media, notifier, clock, config)  # type: ignore[arg-type]
+    lags_ms: list[float] = []
+    watcher = asyncio.get_running_loop().create_task(watch_loop(lags_ms))
     clock.start()
     engine_started = time.time()
     await engine.start()
     try:
-        ending = await wait_until_done(store, plan, args.grace_s)
+        ending = await wait_until_done(store, plan, args.grace_s, engine_started + config.sweep_s)
     finally:
         await engine.stop()
         clock.shutdown()
+        watcher.cancel()
     ended = time.time()
     try:
         counts = await state_counts(store)
@@ -416,7 +480,18 @@ async def measure(args: argparse.Namespace, root: Path, emulator: Emulator) -> O
         await store.close()
     first_due = min(p.due for p in plan)
     margin = first_due - engine_started
-    return Outcome(plan, ending, counts, setup_s, margin, engine_started, ended, notifier.calls)
+    return Outcome(
+        plan,
+        ending,
+        counts,
+        setup_s,
+        margin,
+        engine_started,
+        ended,
+        notifier.calls,
+        lags_ms,
+        timed.times_ms,
+    )
 
 
 def ms(values: list[float]) -> str:
@@ -438,7 +513,8 @@ def report(args: argparse.Namespace, out: Outcome, tally: LogTally, wall_s: floa
     executor = min(32, (os.cpu_count() or 1) + 4)
     print(
         f"dispatch benchmark: {args.tasks} tasks due within {args.window_s:.0f} s over "
-        f"{args.accounts} accounts (seed {args.seed}, {args.media_kb} KiB each)"
+        f"{args.accounts} accounts (seed {args.seed}, {args.media_kb} KiB each); load average "
+        f"{os.getloadavg()[0]:.1f} at the end"
     )
     print(
         f"  engine: Engine + SqlStore (SQLite file) + YouTubePublisher over HTTP, clock "
@@ -462,15 +538,31 @@ def report(args: argparse.Namespace, out: Outcome, tally: LogTally, wall_s: floa
     print(f"  target: wire p99 < {TARGET_P99_MS:.0f} ms: {verdict}")
     print(
         f"  reference was the account becoming free for {account_bound} tasks; "
-        f"peak uploads in flight {peak_in_flight(plan)}"
+        f"peak uploads in flight (session created -> published) {peak_in_flight(plan)}"
     )
     span = f"{max(finished) - first_due:.1f} s" if finished else "n/a"
     print(
         f"  wall time: set-up {out.setup_s:.1f} s, engine up {out.lead_margin_s:.1f} s before "
         f"the first due instant, first due -> last published {span}, total {wall_s:.1f} s"
     )
-    for name, count in tally.counts.most_common():
-        print(f"  log records >= WARNING from {name}: {count}; first: {tally.first[name]}")
+    print_diagnostics(out)
+    for key, count in tally.counts.most_common():
+        print(f"  log records >= WARNING: {count} x {tally.first[key]}")
+
+
+def print_diagnostics(out: Outcome) -> None:
+    """Print where the time between due instant and published went."""
+    done = [p for p in out.plan if p.claimed and p.started and p.finished]
+    if not done:
+        return
+    to_wire = [(p.started - p.claimed) * 1000 for p in done if p.started and p.claimed]
+    to_done = [(p.finished - p.started) * 1000 for p in done if p.finished and p.started]
+    print("  where the time went:")
+    print(f"    claim -> session created:     {ms(to_wire)}")
+    print(f"    session created -> published: {ms(to_done)}")
+    print(f"    event-loop lag (50 ms sleeps): {ms(out.loop_lag_ms)}")
+    for name, values in sorted(out.store_ms.items(), key=lambda kv: -sum(kv[1])):
+        print(f"    store.{name:<18} x{len(values):<5} {ms(values)}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

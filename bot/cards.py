@@ -73,6 +73,8 @@ def render_card(view: TaskView, lang: str, zone: ZoneInfo) -> str:
         lines.append(_field("video", html.escape(video_url(task.video_id)), lang))
     if task.error and task.state in (TaskState.FAILED, TaskState.RETRY_WAIT):
         lines.append(_field("error", problem_text(task.error, lang), lang))
+    elif task.error and task.state is TaskState.PUBLISHED:
+        lines.append(_field("note", problem_text(task.error, lang), lang))
     if task.state in EDITABLE:
         lines.append(f"<i>{text('card.hint', lang)}</i>")
     return "\n".join(lines)
@@ -145,6 +147,19 @@ REASON_KEYS = {
     "uploadLimitExceeded": "reason.upload_limit",
     "invalid_grant": "reason.auth",
     "authError": "reason.auth",
+    "invalidTitle": "reason.invalidTitle",
+    "invalidTags": "reason.invalidTags",
+    "invalidDescription": "reason.invalidDescription",
+    "invalidPublishAt": "reason.invalidPublishAt",
+    "invalidCategoryId": "reason.invalidCategoryId",
+    "uploadTooLarge": "reason.uploadTooLarge",
+    "mediaBodyRequired": "reason.mediaBodyRequired",
+    "backendError": "reason.transient",
+    "internalError": "reason.transient",
+    "rateLimitExceeded": "reason.transient",
+    "userRateLimitExceeded": "reason.transient",
+    "network": "reason.transient",
+    "timeout": "reason.transient",
 }
 
 

@@ -223,7 +223,10 @@ async def receive_text(update: Update, context: Context) -> None:
     if target is not None and target.message_id in prompts:
         await _schedule(update, context, prompts[target.message_id], message.text or "", actor)
         return
-    await reply(update, text("text.unknown", actor.language))
+    chat = update.effective_chat
+    if chat is not None and chat.type == "private":
+        # In a group, people talk to each other: only a reply to the bot's prompt is for it.
+        await reply(update, text("text.unknown", actor.language))
 
 
 async def publish_command(update: Update, context: Context) -> None:
@@ -396,7 +399,10 @@ async def on_error(update: object, context: Context) -> None:
     d = deps(context)
     lang = d.language_of(update.effective_user)
     if isinstance(error, InputError):
-        body = text(error.key, lang, **error.params)
+        params = dict(error.params)
+        if "state" in params:
+            params["state"] = html.unescape(text(f"state.{params['state']}", lang))
+        body = text(error.key, lang, **params)
     else:
         logger.error("handler failed", exc_info=error, extra={"action": "handler_error"})
         body = text("error.internal", lang)
@@ -508,25 +514,35 @@ def install(app: Application, deps_: BotDeps) -> None:  # type: ignore[type-arg]
     """Register every handler on the application."""
     app.bot_data["deps"] = deps_
     app.add_handler(TypeHandler(Update, gate), group=-1)
-    app.add_handler(CommandHandler("start", start))
-    app.add_handler(CommandHandler("help", help_command))
-    app.add_handler(CommandHandler("publish", publish_command))
-    app.add_handler(CommandHandler("schedule", schedule_command))
-    app.add_handler(CommandHandler("privacy", privacy_command))
-    app.add_handler(CommandHandler("cancel", cancel_command))
-    app.add_handler(CommandHandler("status", status_command))
-    app.add_handler(CommandHandler("queue", queue_command))
-    app.add_handler(CommandHandler("title", title_command))
-    app.add_handler(CommandHandler("description", description_command))
-    app.add_handler(CommandHandler("tags", tags_command))
-    app.add_handler(CommandHandler("retry", retry_command))
-    app.add_handler(CommandHandler("accounts", accounts_command))
-    install_reports(app, deps_)  # /report /stats /calendar /alerts (bot/reports.py)
-    app.add_handler(MessageHandler(filters.VIDEO | filters.Document.VIDEO, receive_video))
-    app.add_handler(MessageHandler(filters.PHOTO, receive_photo))
+    # Edited messages are not new requests: editing a caption must not create a second task.
+    fresh = filters.UpdateType.MESSAGE
+    commands = {
+        "start": start,
+        "help": help_command,
+        "publish": publish_command,
+        "schedule": schedule_command,
+        "privacy": privacy_command,
+        "cancel": cancel_command,
+        "status": status_command,
+        "queue": queue_command,
+        "accounts": accounts_command,
+        "title": title_command,
+        "description": description_command,
+        "tags": tags_command,
+        "retry": retry_command,
+    }
+    for name, callback in commands.items():
+        app.add_handler(CommandHandler(name, callback, filters=fresh))
     app.add_handler(
-        MessageHandler(filters.Document.ALL | filters.AUDIO | filters.VOICE, refuse_document)
+        MessageHandler(fresh & (filters.VIDEO | filters.Document.VIDEO), receive_video)
     )
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, receive_text))
+    app.add_handler(MessageHandler(fresh & filters.PHOTO, receive_photo))
+    app.add_handler(
+        MessageHandler(
+            fresh & (filters.Document.ALL | filters.AUDIO | filters.VOICE), refuse_document
+        )
+    )
+    install_reports(app, deps_)  # /report /stats /calendar /alerts (bot/reports.py)
+    app.add_handler(MessageHandler(fresh & filters.TEXT & ~filters.COMMAND, receive_text))
     app.add_handler(CallbackQueryHandler(button))
     app.add_error_handler(on_error)

@@ -59,8 +59,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "你的角色无权执行此操作。",
     },
     "error.internal": {
-        "en": "Something went wrong on our side; nothing was changed. Please try again.",
-        "zh": "系统出错，未做任何更改。请重试。",
+        "en": "Something went wrong on our side. /queue or /status &lt;id&gt; shows where your "
+        "tasks stand before you try again.",
+        "zh": "系统出错。重试前请用 /queue 或 /status &lt;编号&gt; 查看任务当前状态。",
     },
     "usage.publish": {"en": "Usage: /publish &lt;id&gt;", "zh": "用法：/publish &lt;编号&gt;"},
     "usage.schedule": {
@@ -85,6 +86,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "usage.tags": {
         "en": "Usage: /tags &lt;id&gt; tag1 tag2 … (replaces the tags)",
         "zh": "用法：/tags &lt;编号&gt; 标签1 标签2 …（替换全部标签）",
+    },
+    "task.duplicate": {
+        "en": "Task #{task_id} is the same file as task #{other} on the same channel, which is "
+        "published or on its way. A video is never published twice; /status {other} shows it.",
+        "zh": "任务 #{task_id} 与任务 #{other} 是同一个文件、同一个频道，后者已发布或正在发布。"
+        "同一视频不会重复发布；/status {other} 可查看。",
+    },
+    "task.already_uploaded": {
+        "en": "YouTube already has the video of task #{task_id}; its title, tags and privacy "
+        "can no longer be changed here.",
+        "zh": "YouTube 已收到任务 #{task_id} 的视频，无法再在这里修改标题、标签或公开范围。",
     },
     "task.edited": {
         "en": "Task #{task_id} is updated.",
@@ -183,6 +195,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "card.field.thumbnail": {"en": "Thumbnail", "zh": "封面"},
     "card.field.video": {"en": "Video", "zh": "视频"},
     "card.field.error": {"en": "Problem", "zh": "问题"},
+    "card.field.note": {"en": "Note", "zh": "注意"},
     "card.none": {"en": "—", "zh": "—"},
     "card.no_account": {"en": "none connected", "zh": "未连接"},
     "card.not_scheduled": {"en": "not scheduled", "zh": "未定时"},

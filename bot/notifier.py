@@ -16,6 +16,7 @@ from bot.cards import (
 )
 from bot.messages import text
 from bot.outbox import RenderedCard, TelegramOutbox
+from bot.progress import ProgressReporter
 from core.models import AccountStatus, Task, TaskState
 from core.service import TaskService
 
@@ -49,6 +50,7 @@ class TelegramNotifier:
         self._language = language
         self._zone = ZoneInfo(zone)
         outbox.render_card = self.render_card
+        self.progress: ProgressReporter | None = None  # set by app.wiring (issue 5)
 
     async def task_changed(self, task_id: int) -> None:
         """Refresh the task's card; post published, failed and retry outcomes to its chat."""
@@ -81,16 +83,19 @@ class TelegramNotifier:
 
     async def task_progress(self, task_id: int, sent: int, total: int) -> None:
         """Show upload progress on the card (rate-limited by the progress reporter)."""
+        if self.progress is not None:
+            await self.progress.update(task_id, sent, total)
 
     def _outcome(self, task: Task, lang: str) -> str | None:
         if task.state is TaskState.PUBLISHED and task.video_id:
-            return text(
+            published = text(
                 "task.published",
                 lang,
                 task_id=task.id,
                 url=video_url(task.video_id),
                 privacy=privacy_text(task.privacy, lang),
             )
+            return f"{published}\n{problem_text(task.error, lang)}" if task.error else published
         if task.state is TaskState.FAILED:
             return text("task.failed", lang, task_id=task.id, reason=self._reason(task, lang))
         if task.state is TaskState.RETRY_WAIT:

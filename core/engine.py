@@ -307,6 +307,10 @@ class Engine:
             fresh = dataclasses.replace(request, session_uri=None)
             result = await publisher.upload(fresh, on_progress)
         await self._activate(account.id, now)
+        note = None
+        if result.privacy is not request.privacy and task.video_id is None:
+            # Unaudited API projects get their uploads forced to private: say so, never hide it.
+            note = encode_problem("note.forced_private", {"asked": request.privacy.value})
         done = await self._store.transition(
             task.id,
             S.PROCESSING,
@@ -315,19 +319,23 @@ class Engine:
             owned_by=owner,
             video_id=result.video_id,
             upload_offset=media.size,
+            privacy=result.privacy if note else task.privacy,
+            error=note,
         )
         self._log(done, "uploaded")
-        detail = await self._set_thumbnail(done, credentials, publisher, result.video_id)
+        thumbnail_problem = await self._set_thumbnail(
+            done, credentials, publisher, result.video_id
+        )
         published = await self._store.transition(
             task.id,
             S.PUBLISHED,
             now=self._clock.now(),
             actor=self.actor,
             owned_by=owner,
-            detail=detail,
+            detail=thumbnail_problem,
             lease_owner=None,
             lease_until=None,
-            error=None,
+            error=done.error or thumbnail_problem,
         )
         self._log(published, "published")
         await self._notify(task.id)
@@ -378,8 +386,8 @@ class Engine:
                 exc.reason,
                 extra=self._extra(task, "thumbnail_failed"),
             )
-            return f"thumbnail not set: {exc.reason or exc}"
-        return "thumbnail set"
+            return encode_problem("note.thumbnail_failed", {"reason": exc.reason or str(exc)})
+        return None
 
     async def _handle_failure(self, task: Task, exc: PublishError) -> None:
         now = self._clock.now()

@@ -258,6 +258,10 @@ class TaskStore(Protocol):
         """Record a received file."""
         ...
 
+    async def duplicate_of(self, task_id: int) -> Task | None:
+        """Return another live or published task with the same file on the same account."""
+        ...
+
     async def task_by_card(self, chat_id: int, message_id: int) -> Task | None:
         """Return the task whose card is that message."""
         ...

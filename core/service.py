@@ -21,6 +21,9 @@ from core.timeparse import ResolvedTime, parse_when
 logger = logging.getLogger(__name__)
 
 S = TaskState
+#: An upload session carries the metadata and privacy it was opened with, so a change to either
+#: must open a new session (the old one is abandoned unfinished and never becomes a video).
+FRESH_SESSION = {"upload_uri": None, "upload_offset": 0}
 #: Tasks shown by the queue: everything not yet finished.
 OPEN_STATES = (S.DRAFT, S.QUEUED, S.UPLOADING, S.PROCESSING, S.RETRY_WAIT, S.FAILED)
 
@@ -138,9 +141,9 @@ class TaskService:
 
     async def set_privacy(self, task_id: int, privacy: Privacy, actor: Actor) -> TaskView:
         """Change how visible the video will be."""
-        await self._own_task(task_id, actor)
+        await self._own_task(task_id, actor, changes_upload=True)
         await self._store.update_task(
-            task_id, expected=EDITABLE, now=self._clock.now(), privacy=privacy
+            task_id, expected=EDITABLE, now=self._clock.now(), privacy=privacy, **FRESH_SESSION
         )
         return await self.view(task_id, actor)
 
@@ -154,7 +157,7 @@ class TaskService:
         tags: tuple[str, ...] | None = None,
     ) -> TaskView:
         """Change a task's title, description or tags, within YouTube's limits."""
-        task = await self._own_task(task_id, actor)
+        task = await self._own_task(task_id, actor, changes_upload=True)
         changes: dict[str, object] = {}
         if title is not None:
             changes["title"] = " ".join(title.split())
@@ -165,7 +168,7 @@ class TaskService:
         meta = dataclasses.replace(task.metadata, **changes)  # type: ignore[arg-type]
         validate_metadata(meta, task.privacy, task.publish_at, self._clock.now())
         await self._store.update_task(
-            task_id, expected=EDITABLE, now=self._clock.now(), metadata=meta
+            task_id, expected=EDITABLE, now=self._clock.now(), metadata=meta, **FRESH_SESSION
         )
         return await self.view(task_id, actor)
 
@@ -200,14 +203,17 @@ class TaskService:
     async def cancel(self, task_id: int, actor: Actor) -> TaskView:
         """Cancel a task that has not started uploading."""
         task = await self._own_task(task_id, actor)
-        await self._store.transition(
-            task_id,
-            S.CANCELLED,
-            now=self._clock.now(),
-            actor=actor.label,
-            expected={task.state} & EDITABLE,
-            lease_owner=None,
-        )
+        try:
+            await self._store.transition(
+                task_id,
+                S.CANCELLED,
+                now=self._clock.now(),
+                actor=actor.label,
+                expected={task.state} & EDITABLE,
+                lease_owner=None,
+            )
+        except TaskStateError as exc:
+            raise InputError("task.not_editable", task_id=task_id, state=exc.current) from exc
         self._changed()
         return await self.view(task_id, actor)
 
@@ -254,15 +260,23 @@ class TaskService:
                 task_id, expected=EDITABLE, now=self._clock.now(), account_id=account.id
             )
         validate_metadata(task.metadata, task.privacy, task.publish_at, self._clock.now())
-        await self._store.transition(
-            task_id,
-            S.QUEUED,
-            now=self._clock.now(),
-            actor=actor.label,
-            detail=detail,
-            expected={task.state},
-            due_at=due,
-        )
+        twin = await self._store.duplicate_of(task_id)
+        if twin is not None:
+            raise InputError("task.duplicate", task_id=task_id, other=twin.id)
+        try:
+            await self._store.transition(
+                task_id,
+                S.QUEUED,
+                now=self._clock.now(),
+                actor=actor.label,
+                detail=detail,
+                expected={task.state},
+                due_at=due,
+                attempts=0,
+                error=None,
+            )
+        except TaskStateError as exc:
+            raise InputError("task.not_editable", task_id=task_id, state=exc.current) from exc
         self._changed()
         return await self.view(task_id, actor)
 
@@ -274,11 +288,14 @@ class TaskService:
             raise InputError("task.not_yours", task_id=task_id)
         return task
 
-    async def _own_task(self, task_id: int, actor: Actor) -> Task:
+    async def _own_task(self, task_id: int, actor: Actor, *, changes_upload: bool = False) -> Task:
         self._require(actor, Role.OPERATOR)
         task = await self._visible_task(task_id, actor)
         if task.state not in EDITABLE:
             raise InputError("task.not_editable", task_id=task_id, state=task.state.value)
+        if changes_upload and task.video_id is not None:
+            # YouTube has the video already; what it was uploaded with can no longer change here.
+            raise InputError("task.already_uploaded", task_id=task_id)
         return task
 
     async def _default_account(self) -> Account | None:

@@ -120,6 +120,22 @@ class Settings(BaseSettings):
             if value is None or value == "":
                 raise ConfigError(f"PM_{name.upper()} is not set; see .env.example")
 
+    # -- monitoring: progress, alerts, reports, metrics (issue 5) ------------------------------
+    progress_interval_s: float = Field(default=5.0, gt=0)
+    alert_check_interval_s: float = Field(default=60.0, gt=0)
+    alert_cooldown_s: float = Field(default=3600.0, gt=0)
+    alert_window_s: float = Field(default=3600.0, gt=0)
+    alert_error_rate: float = Field(default=0.10, ge=0, le=1)
+    alert_error_min_attempts: int = Field(default=5, ge=1)
+    alert_queue_size: int = Field(default=100, ge=0)
+    alert_quota_ratio: float = Field(default=0.90, gt=0, le=1)
+    alert_stuck_s: float = Field(default=300.0, gt=0)
+    quota_units_per_upload: int = Field(default=1600, ge=0)
+    quota_daily_units: int = Field(default=10_000, ge=1)
+    daily_report_time: str = Field(default="09:00", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning a validation failure into one line that names the setting."""

@@ -180,8 +180,56 @@ def _resolve(text: str, now: datetime, tz: ZoneInfo) -> ResolvedTime | None:
     )
 
 
+#: "at 8", "tomorrow at 8:30": dateparser reads a bare number after "at" as a month or a day.
+_EN_AT_HOUR_RE = re.compile(
+    r"\bat\s+(\d{1,2})(?::(\d{2}))?(?!\s*(?:am|pm|a\.m\.|p\.m\.|:|\d))\b", re.I
+)
+#: A result further away than this, from text that names no year, month or span, is a misreading.
+_EN_FAR_DAYS = 40
+_EN_SPAN_RE = re.compile(
+    r"\b(?:in\s+\d|\d+\s*(?:day|week|month|year)s?\b|next\s+(?:month|year))", re.I
+)
+#: "the 5th": dateparser takes a day of the month said alone for a month.
+_EN_ORDINAL_DAY_RE = re.compile(r"\b(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)\b", re.I)
+_EN_YEAR_OR_MONTH_RE = re.compile(
+    r"\b(?:\d{4}|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\d{1,2}[/.-]\d{1,2}",
+    re.I,
+)
+
+
 def _parse_english(text: str, base: datetime) -> datetime | None:
     """Read English with dateparser; naive results are wall times in the person's zone."""
+    text = _EN_AT_HOUR_RE.sub(lambda m: f"at {int(m.group(1)):02d}:{m.group(2) or '00'}", text)
+    named = _EN_YEAR_OR_MONTH_RE.search(text) is not None
+    if not named:
+        text = _EN_ORDINAL_DAY_RE.sub(lambda m: _next_day_of_month(base, int(m.group(1))), text)
+    parsed = _dateparser_english(text, base)
+    if parsed is None or parsed.tzinfo is not None:
+        return parsed
+    far = parsed - base > timedelta(days=_EN_FAR_DAYS)
+    if far and not (named or _EN_SPAN_RE.search(text) or _ISO_DATE_RE.search(text)):
+        return None
+    return parsed
+
+
+_ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _next_day_of_month(base: datetime, day: int) -> str:
+    """Return the next date with that day of the month, as ISO text (the day itself if ahead)."""
+    year, month = base.year, base.month
+    for _ in range(13):
+        try:
+            candidate = base.replace(year=year, month=month, day=day)
+        except ValueError:
+            candidate = None
+        if candidate is not None and candidate.date() >= base.date():
+            return candidate.strftime("%Y-%m-%d")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return f"the {day}th"
+
+
+def _dateparser_english(text: str, base: datetime) -> datetime | None:
     if text.isdigit() or not (
         re.search(r"\d", text) or _EN_TIME_WORD_RE.search(text) or _EN_WEEKDAY_RE.search(text)
     ):

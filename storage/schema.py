@@ -147,3 +147,33 @@ publish_history = sa.Table(
     sa.Column("actor", sa.String(100)),
     sa.Column("detail", sa.Text),
 )
+
+# -- alerts (migration 0003): open alerts, per-chat mutes, cursors of what was told ------------
+
+alert_state = sa.Table(
+    "alert_state",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("fired_at", UtcDateTime, nullable=False),
+    sa.Column("last_sent_at", UtcDateTime, nullable=False),
+    sa.Column("sent_count", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("resolved_at", UtcDateTime),
+    sa.Index("ix_alert_state_open", "resolved_at"),
+)
+
+alert_mutes = sa.Table(
+    "alert_mutes",
+    metadata,
+    sa.Column("chat_id", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("muted_at", UtcDateTime, nullable=False),
+)
+
+alert_cursors = sa.Table(
+    "alert_cursors",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+)

@@ -209,6 +209,36 @@ class SqlStore:
             row = (await conn.execute(query)).first()
         return _task(row._mapping) if row else None
 
+    async def duplicate_of(self, task_id: int) -> Task | None:
+        """Return another live or published task that puts the same file on the same account."""
+        this = publish_tasks.alias("this")
+        this_media = media.alias("this_media")
+        query = (
+            sa.select(publish_tasks)
+            .join(media, media.c.id == publish_tasks.c.media_id)
+            .join(this_media, this_media.c.sha256 == media.c.sha256)
+            .join(this, this.c.media_id == this_media.c.id)
+            .where(
+                this.c.id == task_id,
+                publish_tasks.c.id != task_id,
+                publish_tasks.c.account_id == this.c.account_id,
+                publish_tasks.c.state.in_(
+                    [
+                        TaskState.QUEUED.value,
+                        TaskState.UPLOADING.value,
+                        TaskState.PROCESSING.value,
+                        TaskState.RETRY_WAIT.value,
+                        TaskState.PUBLISHED.value,
+                    ]
+                ),
+            )
+            .order_by(publish_tasks.c.id)
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return _task(row._mapping) if row else None
+
     async def transition(
         self,
         task_id: int,

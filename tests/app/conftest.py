@@ -93,8 +93,10 @@ body: Callable[[Message], str] = _body
 
 
 @contextlib.asynccontextmanager
-async def running_harness(tmp_path: Path, *, local_mode: bool = False) -> AsyncIterator[Harness]:
-    """Start the emulators and the process; stop everything afterwards."""
+async def running_harness(
+    tmp_path: Path, *, local_mode: bool = False, **overrides: Any
+) -> AsyncIterator[Harness]:
+    """Start the emulators and the process (with settings `overrides`); stop all afterwards."""
     telegram = TelegramSandbox(tmp_path / "telegram", token=TOKEN, local_mode=local_mode)
     youtube = YouTubeSandbox(tmp_path / "youtube")
     await telegram.start()
@@ -112,6 +114,7 @@ async def running_harness(tmp_path: Path, *, local_mode: bool = False) -> AsyncI
         upload_chunk_mb=1,
         chunk_retry_delay_s=0,
         retry_jitter=0,
+        **overrides,
     )
     youtube.add_channel("client-1", "secret-1", "refresh-1", channel_id="UCmain", title="Main")
     credentials = Credentials("client-1", "secret-1", "refresh-1", youtube.token_uri)

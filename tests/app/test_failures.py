@@ -124,7 +124,7 @@ async def test_a_revoked_token_holds_tasks_tells_the_admins_once_and_reauth_resu
     assert task.state is TaskState.QUEUED and task.attempts == 0
     assert (await _account(harness, "main")).status is AccountStatus.NEEDS_AUTH
 
-    await harness.send_video(harness.clip("second.mp4"), "Second while held")
+    await harness.send_video(harness.clip("second.mp4", seed=1), "Second while held")
     await harness.say("/publish 2")
     await harness.expect("Task #2 will be published now")
     await _settle(harness)

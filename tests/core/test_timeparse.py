@@ -357,3 +357,22 @@ def test_jionlp_neither_prints_nor_configures_logging() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("said", "meant"),
+    [
+        ("at 8", "2026-12-04 08:00"),
+        ("tomorrow at 8", "2026-12-04 08:00"),
+        ("tomorrow at 8:30", "2026-12-04 08:30"),
+        ("the 5th at 8pm", "2026-12-05 20:00"),
+        ("the 31st 9am", "2026-12-31 09:00"),
+    ],
+)
+def test_everyday_english_hours_and_days_of_the_month_are_read_as_meant(
+    said: str, meant: str
+) -> None:
+    now = datetime(2026, 12, 3, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+    shanghai = ZoneInfo("Asia/Shanghai")
+    local = parse_when(said, now=now, tz=shanghai).local
+    assert local.strftime("%Y-%m-%d %H:%M") == meant
