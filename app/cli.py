@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import logging
 import os
 import signal
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app import logs
 from app.wiring import build, open_store
-from core.errors import PublishError, PublishManagerError
+from core.errors import PublishError, PublishManagerError, TransientPublishError
 from core.models import Account, AccountStatus, Credentials
 from core.ports import ChannelInfo
 from core.settings import Settings, load_settings
@@ -26,6 +27,8 @@ from storage.store import DuplicateAccountError
 logger = logging.getLogger(__name__)
 
 YOUTUBE_SCOPE = "https://www.googleapis.com/auth/youtube"
+#: How long --interactive waits for the person to finish Google's consent page.
+CONSENT_TIMEOUT_S = 600
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -35,6 +38,7 @@ def parser() -> argparse.ArgumentParser:
         prog="publish-manager",
         description="Publish videos to many YouTube channels from a Telegram bot.",
     )
+    top.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
         "run",
@@ -53,14 +57,16 @@ def parser() -> argparse.ArgumentParser:
     accounts = commands.add_parser(
         "accounts", help="manage publishing accounts", description="Manage accounts."
     )
-    account_commands = accounts.add_subparsers(dest="accounts_command", required=True)
+    account_commands = accounts.add_subparsers(
+        dest="accounts_command", required=True, metavar="list|add|reauth"
+    )
     account_commands.add_parser(
         "list", help="list accounts", description="List every stored account."
     )
     add = account_commands.add_parser(
         "add", help="add an account", description="Add a publishing account."
     )
-    platforms = add.add_subparsers(dest="platform", required=True)
+    platforms = add.add_subparsers(dest="platform", required=True, metavar="youtube")
     youtube = platforms.add_parser(
         "youtube",
         help="add a YouTube channel",
@@ -92,8 +98,24 @@ def _credential_arguments(command: argparse.ArgumentParser) -> None:
     source = command.add_mutually_exclusive_group(required=True)
     source.add_argument("--refresh-token", help="an OAuth refresh token for the channel")
     source.add_argument(
-        "--interactive", action="store_true", help="open Google's consent page to get one"
+        "--interactive",
+        action="store_true",
+        help="print Google's consent page and wait for its answer on a loopback port",
     )
+    command.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="with --interactive: the loopback port Google redirects to (default: any free "
+        "one); fix it to forward it from your laptop with ssh -L PORT:localhost:PORT",
+    )
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("publish-manager")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = [
             s.get_secret_value() for s in (settings.telegram_token, settings.secret_key) if s
         ]
-        logs.configure(settings.log_level, secrets)
+        quiet = getattr(args, "quiet", False)
+        logs.configure("WARNING" if quiet else settings.log_level, secrets)
         if args.command == "run":
             asyncio.run(run(settings))
         elif args.command == "demo":
@@ -122,6 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the last resort: one line for a person, the trace for DEBUG
+        logger.debug("unexpected failure", exc_info=True)
+        detail = logs.redact(f"{type(exc).__name__}: {exc}")
+        print(f"publish-manager: unexpected error: {detail} (PM_LOG_LEVEL=DEBUG shows where)")
+        return 1
     return 0
 
 
@@ -160,12 +188,7 @@ async def add_youtube(settings: Settings, args: argparse.Namespace) -> None:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise PublishManagerError(f"--timezone: unknown time zone {zone!r}") from None
-    refresh_token = args.refresh_token or await asyncio.to_thread(
-        consent_flow, settings, args.client_id, args.client_secret
-    )
-    credentials = Credentials(
-        args.client_id, args.client_secret, refresh_token, settings.google_token_uri
-    )
+    credentials = await _credentials_from(settings, args)
     account = await register_youtube(
         settings, args.name, credentials, zone, verify=not args.no_verify
     )
@@ -200,12 +223,7 @@ async def register_youtube(
 
 async def reauth(settings: Settings, args: argparse.Namespace) -> None:
     """Give an account new credentials, check them with YouTube and make it active again."""
-    refresh_token = args.refresh_token or await asyncio.to_thread(
-        consent_flow, settings, args.client_id, args.client_secret
-    )
-    credentials = Credentials(
-        args.client_id, args.client_secret, refresh_token, settings.google_token_uri
-    )
+    credentials = await _credentials_from(settings, args)
     store = await open_store(settings)
     try:
         account = await store.account_by_name(args.name)
@@ -226,10 +244,35 @@ async def reauth(settings: Settings, args: argparse.Namespace) -> None:
     print(f"account {account.name} re-authorised ({info.title}, {info.channel_id})")
 
 
+async def _credentials_from(settings: Settings, args: argparse.Namespace) -> Credentials:
+    """Return the credentials given on the command line, or obtained by the consent flow."""
+    for option in ("name", "client_id", "client_secret", "refresh_token"):
+        value = getattr(args, option, None)
+        if value is not None and not value.strip():
+            raise PublishManagerError(f"--{option.replace('_', '-')} is empty")
+    if args.refresh_token is not None:
+        refresh_token = args.refresh_token.strip()
+    else:
+        refresh_token = await asyncio.to_thread(
+            consent_flow, settings, args.client_id, args.client_secret, args.port
+        )
+    return Credentials(
+        args.client_id.strip(),
+        args.client_secret.strip(),
+        refresh_token,
+        settings.google_token_uri,
+    )
+
+
 async def _verify(settings: Settings, credentials: Credentials) -> ChannelInfo:
     publisher = YouTubePublisher(settings.youtube_api_url, LocalMediaStore(settings.media_dir))
     try:
         return await publisher.channel_info(credentials)
+    except TransientPublishError as exc:
+        raise PublishManagerError(
+            f"could not reach YouTube at {settings.youtube_api_url} ({exc.reason or exc}); "
+            "check the network and PM_YOUTUBE_API_URL, or use --no-verify"
+        ) from None
     except PublishError as exc:
         raise PublishManagerError(
             f"YouTube did not accept these credentials ({exc.reason or exc}); "
@@ -237,10 +280,9 @@ async def _verify(settings: Settings, credentials: Credentials) -> ChannelInfo:
         ) from None
 
 
-def consent_flow(settings: Settings, client_id: str, client_secret: str) -> str:
+def consent_flow(settings: Settings, client_id: str, client_secret: str, port: int = 0) -> str:
     """Run Google's installed-app flow on a loopback port and return the refresh token."""
     from google_auth_oauthlib.flow import InstalledAppFlow
-    from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 
     config = {
         "installed": {
@@ -257,15 +299,18 @@ def consent_flow(settings: Settings, client_id: str, client_secret: str) -> str:
     flow = InstalledAppFlow.from_client_config(config, scopes=[YOUTUBE_SCOPE])
     try:
         credentials = flow.run_local_server(
-            port=0,
+            port=port,
             open_browser=False,
+            timeout_seconds=CONSENT_TIMEOUT_S,
             access_type="offline",
             prompt="consent",
             authorization_prompt_message="Open this page, sign in with the channel's Google "
             "account and allow access:\n{url}",
         )
-    except (OAuth2Error, OSError, ValueError) as exc:
-        raise PublishManagerError(f"Google consent did not complete: {exc}") from None
+    except Exception as exc:  # oauthlib, requests and sockets each raise their own
+        raise PublishManagerError(
+            f"Google consent did not complete ({type(exc).__name__}: {exc})"
+        ) from None
     token = getattr(credentials, "refresh_token", None)
     if not token:
         raise PublishManagerError("Google returned no refresh token; try again")

@@ -18,6 +18,11 @@ QUIET_LOGGERS = (
 _BOT_TOKEN = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{20,}")
 
 
+def redact(text: str) -> str:
+    """Mask anything shaped like a bot token."""
+    return _BOT_TOKEN.sub("<bot-token>", text)
+
+
 class RedactingFilter(logging.Filter):
     """Masks known secrets and anything shaped like a bot token in every record."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 import socket
@@ -17,6 +18,7 @@ from bot.files import TelegramFiles
 from bot.handlers import BotDeps, install
 from bot.notifier import TelegramNotifier
 from bot.outbox import TelegramOutbox
+from bot.updates import PerChatUpdateProcessor
 from core.access import AccessList
 from core.clock import SystemClock
 from core.engine import Engine, EngineConfig
@@ -108,7 +110,18 @@ async def open_store(settings: Settings) -> SqlStore:
     """Open the database named by the settings, creating the data directory."""
     settings.require("secret_key")
     assert settings.secret_key is not None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"PM_DATA_DIR: cannot create {settings.data_dir} ({exc.strerror})"
+        ) from None
+    postgres = settings.db_url.startswith("postgresql+asyncpg")
+    if postgres and importlib.util.find_spec("asyncpg") is None:
+        raise ConfigError(
+            "PM_DATABASE_URL names PostgreSQL: install its driver with "
+            "`.venv/bin/pip install -e '.[postgres]'`"
+        )
     return await SqlStore.open(settings.db_url, SecretBox(settings.secret_key.get_secret_value()))
 
 
@@ -118,6 +131,13 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
     assert settings.telegram_token is not None
     clock = clock or SystemClock()
     store = await open_store(settings)
+    accounts = await store.list_accounts()
+    if accounts:
+        await store.credentials(accounts[0].id)  # a wrong PM_SECRET_KEY stops the start here
+    if not settings.admin_ids and not settings.operator_ids:
+        logger.warning("PM_ADMIN_IDS and PM_OPERATOR_IDS are empty: the bot will refuse everyone")
+    if not accounts:
+        logger.warning("no account yet: add one with `publish-manager accounts add youtube`")
     media = LocalMediaStore(settings.media_dir)
 
     async def probe_key(key: str) -> VideoInfo:
@@ -138,7 +158,7 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
         .base_file_url(f"{root}/file/bot")
         .local_mode(settings.telegram_local_mode)
         .rate_limiter(AIORateLimiter(max_retries=3))
-        .concurrent_updates(True)
+        .concurrent_updates(PerChatUpdateProcessor())
         .build()
     )
     engine_ref: list[Engine] = []

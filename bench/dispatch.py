@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import inspect
@@ -510,7 +511,7 @@ def report(args: argparse.Namespace, out: Outcome, tally: LogTally, wall_s: floa
     duplicates = sum(p.sessions > 1 for p in plan)
     finished = [p.finished for p in plan if p.finished is not None]
     first_due = min(p.due for p in plan)
-    executor = min(32, (os.cpu_count() or 1) + 4)
+    executor = args.executor_workers or min(32, (os.cpu_count() or 1) + 4)
     print(
         f"dispatch benchmark: {args.tasks} tasks due within {args.window_s:.0f} s over "
         f"{args.accounts} accounts (seed {args.seed}, {args.media_kb} KiB each); load average "
@@ -594,6 +595,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "moved onto the event loop (see LoopClock)",
     )
     parser.add_argument(
+        "--executor-workers",
+        type=int,
+        help="what-if: give the loop a default thread pool of this size (the publisher and "
+        "APScheduler run in it; asyncio's default is min(32, CPUs + 4))",
+    )
+    parser.add_argument(
         "--notify-delay-ms",
         type=float,
         default=0.0,
@@ -604,6 +611,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def main_async(args: argparse.Namespace) -> int:
     """Run the benchmark and print its report; return the exit status."""
+    if args.executor_workers:
+        pool = concurrent.futures.ThreadPoolExecutor(args.executor_workers)
+        asyncio.get_running_loop().set_default_executor(pool)
     tally = LogTally()
     logging.getLogger().addHandler(tally)
     logging.getLogger().setLevel(logging.WARNING)

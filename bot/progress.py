@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ DEFAULT_INTERVAL_S = 5.0
 BAR_CELLS = 12
 #: An upload not heard of for this long is forgotten.
 FORGET_AFTER = timedelta(hours=1)
+#: The longest an upload waits for its progress edit (a Bot API outage or a 429 must not stall it).
+EDIT_TIMEOUT_S = 2.0
+#: After an edit failed, the next one waits this much longer than the interval.
+FAILED_EDIT_PAUSE = timedelta(seconds=30)
 
 
 def duration_text(seconds: float | None, lang: str) -> str:
@@ -123,12 +128,15 @@ class ProgressReporter:
         elapsed = (now - upload.started_at).total_seconds()
         speed = (sent - upload.start_sent) / elapsed if elapsed > 0 else None
         try:
-            await self._show(view, upload, sent, total, speed)
-        except TelegramError as exc:
+            # The upload waits for this edit, so it is bounded; the next one comes later.
+            async with asyncio.timeout(EDIT_TIMEOUT_S):
+                await self._show(view, upload, sent, total, speed)
+        except (TelegramError, TimeoutError) as exc:
+            upload.last_edit = now + FAILED_EDIT_PAUSE
             logger.warning(
                 "task %s: progress not shown: %s",
                 task_id,
-                exc.message,
+                getattr(exc, "message", None) or type(exc).__name__,
                 extra={"action": "progress_failed", "task_id": task_id},
             )
 

@@ -23,7 +23,11 @@ EXPECTED = {
     "timezone": "an IANA time zone such as Asia/Shanghai",
     "language": "zh or en",
     "telegram_local_mode": "true or false",
-    "upload_chunk_mb": "a whole number of MiB (the chunk is rounded to 256 KiB multiples)",
+    "upload_chunk_mb": "a whole number of MiB from 1 to 1024",
+    "default_privacy": "private, unlisted or public",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "database_url": "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST/DB",
+    "default_category_id": "a YouTube category number such as 22",
     "retry_delays_s": "seconds between retries like 60,300,900",
 }
 
@@ -79,6 +83,38 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("telegram_token", "secret_key", "database_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # .env.example ships `PM_TELEGRAM_TOKEN=`: an empty value means "not set".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(
+            ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+        ):
+            raise ValueError("unsupported database URL")
+        return value
+
+    @field_validator("default_category_id")
+    @classmethod
+    def _check_category(cls, value: str) -> str:
+        if not value.strip().isdigit():
+            raise ValueError("not a category number")
+        return value.strip()
 
     @field_validator("timezone")
     @classmethod
@@ -137,6 +173,15 @@ class Settings(BaseSettings):
     metrics_host: str = "127.0.0.1"
 
 
+def _plain(pydantic_message: str) -> str:
+    """Turn pydantic's "Input should be greater than 0" into "a value greater than 0"."""
+    text = pydantic_message.removeprefix("Value error, ")
+    for prefix in ("Input should be ", "Input should "):
+        if text.startswith(prefix):
+            return "a value " + text.removeprefix(prefix)
+    return text
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning a validation failure into one line that names the setting."""
     try:
@@ -144,7 +189,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else "?"
-        expected = EXPECTED.get(name, error["msg"])
+        expected = EXPECTED.get(name) or _plain(str(error["msg"]))
         got = error.get("input")
         shown = "" if isinstance(got, dict) else f" (got {got!r})"
         raise ConfigError(f"PM_{name.upper()}: expected {expected}{shown}") from None

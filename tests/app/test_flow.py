@@ -272,3 +272,10 @@ async def test_a_local_bot_api_server_takes_a_file_over_20mb(tmp_path: Path) -> 
         await h.expect("is published")
         [video] = await h.youtube.wait_for_videos(1, timeout=20)
         assert (video.size, video.sha256) == (clip.stat().st_size, _sha(clip))
+
+
+async def test_a_command_sent_right_after_a_video_is_handled_after_it(harness: Harness) -> None:
+    await harness.telegram.user_send_video(OPERATOR, OPERATOR, harness.clip(), caption="Quick")
+    await harness.say("/publish 1")
+    await harness.expect("is published")
+    assert not any("There is no task" in t for t in harness.texts())

@@ -426,3 +426,27 @@ async def test_every_transition_logs_one_line(
         if getattr(r, "task_id", None) == 1 and getattr(r, "action", None) and r.levelno == 20
     ]
     assert len(lines) == len(history)
+
+
+async def test_a_refused_progress_edit_never_holds_the_upload_up(h: Harness) -> None:
+    card = await h.send_video(h.clip(), "Harbour sunrise")
+    assert h.manager is not None
+    store, now = h.manager.store, h.clock.now()
+    await store.transition(1, S.QUEUED, now=now, actor="test", due_at=now + timedelta(days=1))
+    await store.transition(1, S.UPLOADING, now=now, actor="test", lease_owner="test-worker")
+    h.telegram.fail_next(
+        "editMessageText", 429, "Too Many Requests: retry after 30", retry_after=30
+    )
+    progress = _monitoring(h).progress
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await progress.update(1, 2**20, 10 * 2**20)
+    assert loop.time() - started < 5  # the rate limiter would have slept 30 s
+    edits = sum(1 for name, _ in h.telegram.api_calls if name == "editMessageText")
+    for _ in range(30):  # the next edits wait out the pause
+        h.clock.advance(1)
+        await progress.update(1, 2 * 2**20, 10 * 2**20)
+    assert sum(1 for name, _ in h.telegram.api_calls if name == "editMessageText") == edits
+    h.clock.advance(6)
+    await progress.update(1, 3 * 2**20, 10 * 2**20)
+    assert "30%" in body(_card(h, card["message_id"]))
