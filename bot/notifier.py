@@ -15,7 +15,7 @@ from bot.cards import (
     when_text,
 )
 from bot.messages import text
-from bot.outbox import RenderedCard, TelegramOutbox
+from bot.outbox import RenderedCard, RenderedOutcome, TelegramOutbox
 from bot.progress import ProgressReporter
 from core.models import AccountStatus, Task, TaskState
 from core.service import TaskService
@@ -50,21 +50,21 @@ class TelegramNotifier:
         self._language = language
         self._zone = ZoneInfo(zone)
         outbox.render_card = self.render_card
+        outbox.render_outcome = self.render_outcome
         self.progress: ProgressReporter | None = None  # set by app.wiring (issue 5)
 
     async def task_changed(self, task_id: int) -> None:
-        """Refresh the task's card; post published, failed and retry outcomes to its chat."""
+        """Deliver the news of a transition, which the store queued with the transition."""
+        self._outbox.poke()
+
+    async def render_outcome(self, task_id: int, state: str) -> RenderedOutcome | None:
+        """Render what the chat is told about a task reaching `state`, if that is still news."""
         view = await self._service.view_for_card(task_id)
-        if view is None:
-            return
+        if view is None or view.task.state.value != state:
+            return None
         task = view.task
-        lang = self._languages.get(task.user_id, self._language)
-        await self._outbox.refresh_card(task.chat_id, task.id)
-        outcome = self._outcome(task, lang)
-        if outcome is not None:
-            await self._outbox.post(
-                task.chat_id, outcome, reply_to=task.card_message_id, task_id=task.id
-            )
+        outcome = self._outcome(task, self._languages.get(task.user_id, self._language))
+        return None if outcome is None else (task.chat_id, task.card_message_id, outcome)
 
     async def account_changed(self, account_id: int, previous: AccountStatus) -> None:
         """Tell every admin, in a private chat, when an account needs them or is back."""

@@ -31,6 +31,10 @@ PhotoOpener = Callable[[str], Any]
 #: Renders a task's card as it stands now: (chat id, message id, HTML, buttons), or None.
 CardRenderer = Callable[[int], Awaitable["RenderedCard | None"]]
 RenderedCard = tuple[int, int, str, InlineKeyboardMarkup | None]
+#: Renders what a task's chat is told when the task reached a state: (chat, reply to, HTML),
+#: or None when there is nothing to say (or the task has moved on since).
+OutcomeRenderer = Callable[[int, str], Awaitable["RenderedOutcome | None"]]
+RenderedOutcome = tuple[int, int | None, str]
 
 
 def _now() -> datetime:
@@ -51,6 +55,7 @@ class TelegramOutbox:
         self._store = store
         self._open_photo = photo_opener
         self.render_card: CardRenderer | None = None
+        self.render_outcome: OutcomeRenderer | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
@@ -113,6 +118,10 @@ class TelegramOutbox:
                 self._idle.clear()
                 await self._idle.wait()
 
+    def poke(self) -> None:
+        """Look for new messages now (the store queues one with every task transition)."""
+        self._poke()
+
     def _poke(self) -> None:
         self._wake.set()
 
@@ -138,7 +147,9 @@ class TelegramOutbox:
             due = row["next_attempt_at"]
             if due.tzinfo is None:
                 due = due.replace(tzinfo=UTC)
-            if due > _now():
+            # A message not tried yet is due now, whatever clock stamped it; waits after a
+            # failed attempt are set here, in real time.
+            if row["attempts"] > 0 and due > _now():
                 blocked.add(row["chat_id"])
                 wait = min(wait, (due - _now()).total_seconds())
                 continue
@@ -191,7 +202,9 @@ class TelegramOutbox:
 
     async def _send(self, row: dict[str, Any], mode: ParseMode | None) -> None:
         body = row["body"] if mode else plain(row["body"])
-        if row["kind"] == "card":
+        if row["kind"] == "task":
+            await self._send_task_change(row, mode)
+        elif row["kind"] == "card":
             card = await self.render_card(row["task_id"]) if self.render_card else None
             if card is None:
                 return
@@ -216,6 +229,27 @@ class TelegramOutbox:
                 reply_to_message_id=row["reply_to"],
                 allow_sending_without_reply=True,
             )
+
+    async def _send_task_change(self, row: dict[str, Any], mode: ParseMode | None) -> None:
+        # The card is rendered as it stands now; the outcome only if it is still the news.
+        # A card that cannot be edited any more must not hold back the outcome message.
+        try:
+            await self._send({**row, "kind": "card"}, mode)
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                logger.warning("task %s: card not updated: %s", row["task_id"], exc.message)
+        render = self.render_outcome
+        outcome = await render(row["task_id"], row["body"]) if render else None
+        if outcome is None:
+            return
+        chat_id, reply_to, html_body = outcome
+        await self._bot.send_message(
+            chat_id,
+            html_body if mode else plain(html_body),
+            parse_mode=mode,
+            reply_to_message_id=reply_to,
+            allow_sending_without_reply=True,
+        )
 
     async def _later(self, row: dict[str, Any], seconds: float, error: str) -> float:
         await self._store.outbox_retry(row["id"], _now() + timedelta(seconds=seconds), error)

@@ -273,6 +273,18 @@ class SqlStore:
             if result.rowcount != 1:
                 raise TaskStateError(task_id, current.state.value, to.value)
             await _history(conn, task_id, current.state, to, now, actor, detail)
+            # The chat hears of the change through the outbox, committed with the change itself:
+            # a crash right after it cannot lose the message.
+            await conn.execute(
+                sa.insert(outbox).values(
+                    chat_id=current.chat_id,
+                    kind="task",
+                    task_id=task_id,
+                    body=to.value,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
             return await _get_task(conn, task_id)
 
     async def update_task(
