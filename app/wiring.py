@@ -180,6 +180,8 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
         files=TelegramFiles(application.bot, http, local_mode=settings.telegram_local_mode),
         language=settings.language,
         timezone=settings.timezone,
+        languages=await store.languages(),
+        remember_language=lambda user_id, lang: store.set_language(user_id, lang, clock.now()),
     )
     install(application, deps)
     notifier = TelegramNotifier(
@@ -204,6 +206,7 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
             single_process=settings.db_url.startswith("sqlite"),
             upload_limit_wait_h=settings.upload_limit_wait_h,
             unknown_retries=settings.unknown_retries,
+            media_retention_h=settings.media_retention_h,
         ),
         RetryPolicy(
             delays_s=tuple(settings.retry_delays_s),

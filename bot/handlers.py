@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -56,6 +57,7 @@ class BotDeps:
     timezone: str
     #: The language each person's Telegram client uses, learnt from their updates.
     languages: dict[int, str] = field(default_factory=dict)
+    remember_language: Callable[[int, str], Awaitable[None]] | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -104,7 +106,12 @@ async def gate(update: Update, context: Context) -> None:
     d = deps(context)
     if user is None:
         raise ApplicationHandlerStop
-    d.languages[user.id] = d.language_of(user)
+    lang = d.language_of(user)
+    if d.languages.get(user.id) != lang:
+        d.languages[user.id] = lang
+        if d.remember_language is not None:
+            # Kept in the database so results after a restart still come in their language.
+            await d.remember_language(user.id, lang)
     if d.access.role_of(user.id) is not None:
         return
     logger.warning("refused user %s", user.id, extra={"action": "refused", "user_id": user.id})

@@ -33,6 +33,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/retry &lt;id&gt; — try a failed task again\n"
         "/queue — unfinished tasks\n"
         "/accounts — connected channels\n"
+        "/report [today|yesterday|week|month] — results, with a chart\n"
+        "/stats — live figures · /calendar — the coming week\n"
+        "/alerts — which alerts this chat hears\n"
         "/help — this list\n\n"
         "Send a video to create a task; reply to its card with a photo to set the thumbnail. "
         "Times are in {zone}.",
@@ -47,6 +50,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/retry &lt;编号&gt; — 重试失败的任务\n"
         "/queue — 未完成的任务\n"
         "/accounts — 已连接的频道\n"
+        "/report [today|yesterday|week|month] — 发布报告（附图表）\n"
+        "/stats — 实时数据 · /calendar — 未来一周的排期\n"
+        "/alerts — 本群接收哪些告警\n"
         "/help — 本列表\n\n"
         "发送视频即可创建任务；回复任务卡片一张图片即可设置封面。时间按 {zone} 计算。",
     },

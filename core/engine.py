@@ -62,6 +62,8 @@ class EngineConfig:
     upload_limit_wait_h: float = UPLOAD_LIMIT_WAIT_H
     #: Retries for failures nobody has classified; transient ones follow the retry policy.
     unknown_retries: int = 3
+    #: Hours a file is kept after every task using it is published or cancelled.
+    media_retention_h: float = 72.0
 
 
 class Engine:
@@ -190,6 +192,7 @@ class Engine:
 
         def sweep() -> None:
             self._arm_sweep()
+            asyncio.get_running_loop().create_task(self._purge_media())
             if not self._config.single_process:
                 # Another worker may have died holding leases; take its tasks over.
                 asyncio.get_running_loop().create_task(self._recover(every=False))
@@ -197,6 +200,20 @@ class Engine:
 
         if not self._stopping:
             self._clock.call_at(when, sweep, SWEEP_TIMER)
+
+    async def _purge_media(self) -> None:
+        """Delete files kept past their retention; a failed or waiting task keeps its file."""
+        cutoff = self._clock.now() - timedelta(hours=self._config.media_retention_h)
+        try:
+            for media in await self._store.media_to_purge(cutoff):
+                for key in [media.key, *await self._store.thumbnails_of(media.id)]:
+                    self._media.delete(key)
+                await self._store.mark_purged(media.id, self._clock.now())
+                logger.info(
+                    "media %s deleted after retention", media.id, extra={"action": "purged"}
+                )
+        except Exception:
+            logger.exception("media retention sweep failed")
 
     def _arm_heartbeat(self) -> None:
         when = self._clock.now() + timedelta(seconds=self._config.lease_s / 3)

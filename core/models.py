@@ -95,6 +95,7 @@ class Media:
     codec: str
     file_unique_id: str | None
     created_at: datetime
+    purged_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,18 @@ class TaskStore(Protocol):
         """Change an account's status; return the previous status if it changed."""
         ...
 
+    async def media_to_purge(self, finished_before: datetime, limit: int = 100) -> list[Media]:
+        """Return files whose every task finished (published or cancelled) before the cutoff."""
+        ...
+
+    async def thumbnails_of(self, media_id: int) -> list[str]:
+        """Return the thumbnail keys of a file's tasks."""
+        ...
+
+    async def mark_purged(self, media_id: int, at: datetime) -> None:
+        """Record that a file was deleted."""
+        ...
+
     async def expired_limits(self, now: datetime) -> list[Account]:
         """Return rate-limited accounts whose limit has lifted."""
         ...

@@ -214,6 +214,7 @@ class TaskService:
             )
         except TaskStateError as exc:
             raise InputError("task.not_editable", task_id=task_id, state=exc.current) from exc
+        _log_transition(task, S.CANCELLED, "cancelled")
         self._changed()
         return await self.view(task_id, actor)
 
@@ -277,6 +278,7 @@ class TaskService:
             )
         except TaskStateError as exc:
             raise InputError("task.not_editable", task_id=task_id, state=exc.current) from exc
+        _log_transition(task, S.QUEUED, detail)
         self._changed()
         return await self.view(task_id, actor)
 
@@ -317,6 +319,20 @@ class TaskService:
     def _changed(self) -> None:
         if self._on_change is not None:
             self._on_change()
+
+
+def _log_transition(task: Task, state: TaskState, action: str) -> None:
+    logger.info(
+        "task %s %s (account %s)",
+        task.id,
+        state.value,
+        task.account_id,
+        extra={
+            "action": action.split(":")[0].replace(" ", "_"),
+            "task_id": task.id,
+            "account_id": task.account_id,
+        },
+    )
 
 
 def _suffix(file_name: str) -> str:

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     unknown_retries: int = Field(default=3, ge=0, le=100)
     retry_jitter: float = Field(default=0.1, ge=0, le=1)
     upload_limit_wait_h: float = Field(default=24.0, gt=0)
+    media_retention_h: float = Field(default=72.0, ge=0)
     chunk_retries: int = Field(default=3, ge=0, le=100)
     chunk_retry_delay_s: float = Field(default=1.0, ge=0)
     log_level: str = "INFO"

@@ -98,6 +98,7 @@ media = sa.Table(
     sa.Column("codec", sa.String(50), nullable=False),
     sa.Column("file_unique_id", sa.String(200), index=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("purged_at", UtcDateTime),
 )
 
 publish_tasks = sa.Table(
@@ -176,4 +177,16 @@ alert_cursors = sa.Table(
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("position", sa.BigInteger, nullable=False),
+)
+
+
+# -- people (migration 0004): what each person's bot answers in --------------------------------
+
+people = sa.Table(
+    "people",
+    metadata,
+    sa.Column("user_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("language", sa.String(8)),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -32,6 +32,7 @@ from storage.schema import (
     accounts,
     media,
     outbox,
+    people,
     publish_history,
     publish_tasks,
 )
@@ -498,6 +499,66 @@ class SqlStore:
         )
         async with self.engine.connect() as conn:
             return [(r[0], r[1], r[2], r[3]) for r in (await conn.execute(query)).all()]
+
+    # -- media retention --------------------------------------------------------------------
+
+    async def media_to_purge(self, finished_before: datetime, limit: int = 100) -> list[Media]:
+        """Return files whose every task is published or cancelled since before the cutoff."""
+        open_states = [
+            s.value for s in TaskState if s not in (TaskState.PUBLISHED, TaskState.CANCELLED)
+        ]
+        unfinished = sa.select(publish_tasks.c.id).where(
+            publish_tasks.c.media_id == media.c.id,
+            sa.or_(
+                publish_tasks.c.state.in_(open_states),
+                publish_tasks.c.updated_at >= finished_before,
+            ),
+        )
+        used = sa.select(publish_tasks.c.id).where(publish_tasks.c.media_id == media.c.id)
+        query = (
+            sa.select(media)
+            .where(media.c.purged_at.is_(None), sa.exists(used), ~sa.exists(unfinished))
+            .order_by(media.c.id)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [_media(r._mapping) for r in (await conn.execute(query)).all()]
+
+    async def thumbnails_of(self, media_id: int) -> list[str]:
+        """Return the thumbnail keys of a file's tasks."""
+        query = sa.select(publish_tasks.c.thumbnail_key).where(
+            publish_tasks.c.media_id == media_id, publish_tasks.c.thumbnail_key.is_not(None)
+        )
+        async with self.engine.connect() as conn:
+            return [r[0] for r in (await conn.execute(query)).all()]
+
+    async def mark_purged(self, media_id: int, at: datetime) -> None:
+        """Record that a file was deleted."""
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.update(media).where(media.c.id == media_id).values(purged_at=at))
+
+    # -- people -------------------------------------------------------------------------------
+
+    async def languages(self) -> dict[int, str]:
+        """Return each known person's language."""
+        query = sa.select(people.c.user_id, people.c.language).where(
+            people.c.language.is_not(None)
+        )
+        async with self.engine.connect() as conn:
+            return {r[0]: r[1] for r in (await conn.execute(query)).all()}
+
+    async def set_language(self, user_id: int, language: str, now: datetime) -> None:
+        """Remember the language a person's Telegram uses."""
+        async with self.engine.begin() as conn:
+            updated = await conn.execute(
+                sa.update(people)
+                .where(people.c.user_id == user_id)
+                .values(language=language, updated_at=now)
+            )
+            if updated.rowcount == 0:
+                await conn.execute(
+                    sa.insert(people).values(user_id=user_id, language=language, updated_at=now)
+                )
 
     # -- outbox -------------------------------------------------------------------------------
 

@@ -406,11 +406,6 @@ async def test_every_engine_transition_logs_one_line_with_task_account_and_actio
     assert all(getattr(r, "account_id", None) == 1 and getattr(r, "action", None) for r in lines)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core.service logs the draft but not the transitions it makes (queued, cancelled); "
-    "remove once TaskService logs one line per transition",
-)
 async def test_every_transition_logs_one_line(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
