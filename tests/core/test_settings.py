@@ -49,3 +49,14 @@ def test_the_database_defaults_to_a_sqlite_file_in_the_data_dir(tmp_path: Path) 
     settings = load_settings(data_dir=tmp_path / "d")
     assert settings.db_url == f"sqlite+aiosqlite:///{(tmp_path / 'd' / 'publish-manager.db')}"
     assert settings.chunk_size % (256 * 1024) == 0
+
+
+def test_every_setting_is_documented_in_the_example_and_the_readme() -> None:
+    from core.settings import Settings
+
+    root = Path(__file__).parents[2]
+    example = (root / ".env.example").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        assert f"PM_{name.upper()}=" in example, name
+        assert f"`PM_{name.upper()}`" in readme, name
