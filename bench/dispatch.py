@@ -446,7 +446,18 @@ async def open_emulator(where: str, root: Path) -> AsyncIterator[Emulator]:
 async def measure(args: argparse.Namespace, root: Path, emulator: Emulator) -> Outcome:
     """Set up the data, run the engine until every task finished (bounded), collect times."""
     store = await SqlStore.open(f"sqlite+aiosqlite:///{root / 'bench.db'}", SecretBox(SECRET_KEY))
-    media = LocalMediaStore(root / "media")
+    try:
+        media = LocalMediaStore(root / "media")
+        plan, setup_s = await set_up(args, store, media, emulator)
+        return await run_engine(args, store, media, emulator, plan, setup_s)
+    finally:
+        await store.close()
+
+
+async def set_up(
+    args: argparse.Namespace, store: SqlStore, media: LocalMediaStore, emulator: Emulator
+) -> tuple[list[Planned], float]:
+    """Create accounts, media and drafts, then queue them; return the plan and set-up time."""
     plan = make_plan(args)
     began = time.monotonic()
     accounts = await add_accounts(store, emulator, args.accounts)
@@ -454,8 +465,19 @@ async def measure(args: argparse.Namespace, root: Path, emulator: Emulator) -> O
     setup_s = time.monotonic() - began
     # Queueing costs about what creating the drafts did; the engine must be up before the first
     # due instant, or the benchmark's own set-up would count as lateness.
-    origin = time.time() + max(args.lead_s, setup_s + 3.0)
-    await queue_all(store, plan, origin)
+    await queue_all(store, plan, time.time() + max(args.lead_s, setup_s + 3.0))
+    return plan, setup_s
+
+
+async def run_engine(
+    args: argparse.Namespace,
+    store: SqlStore,
+    media: LocalMediaStore,
+    emulator: Emulator,
+    plan: list[Planned],
+    setup_s: float,
+) -> Outcome:
+    """Run the real engine over the store until the tasks finished, then collect the times."""
     clock = LoopClock() if args.clock == "loop" else SystemClock()
     notifier = NullNotifier(args.notify_delay_ms / 1000)
     publisher = YouTubePublisher(emulator.url, media, chunk_size=DEFAULT_CHUNK_B)
@@ -466,21 +488,17 @@ async def measure(args: argparse.Namespace, root: Path, emulator: Emulator) -> O
     watcher = asyncio.get_running_loop().create_task(watch_loop(lags_ms))
     clock.start()
     engine_started = time.time()
-    await engine.start()
     try:
+        await engine.start()
         ending = await wait_until_done(store, plan, args.grace_s, engine_started + config.sweep_s)
     finally:
         await engine.stop()
         clock.shutdown()
         watcher.cancel()
     ended = time.time()
-    try:
-        counts = await state_counts(store)
-        await collect(store, emulator, plan)
-    finally:
-        await store.close()
-    first_due = min(p.due for p in plan)
-    margin = first_due - engine_started
+    counts = await state_counts(store)
+    await collect(store, emulator, plan)
+    margin = min(p.due for p in plan) - engine_started
     return Outcome(
         plan,
         ending,

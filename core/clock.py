@@ -35,14 +35,21 @@ class SystemClock:
             self._scheduler.shutdown(wait=False)
 
     def call_at(self, when: datetime, callback: Callable[[], None], key: str) -> None:
-        """Run `callback` at `when`, replacing any timer armed under `key`."""
+        """Run `callback` on the event loop at `when`, replacing any timer armed under `key`."""
+
+        # APScheduler runs plain functions in a thread pool, where the engine's callbacks would
+        # find no event loop; a coroutine function runs on the scheduler's loop itself.
+        async def fire() -> None:
+            callback()
+
         self._scheduler.add_job(
-            callback,
+            fire,
             DateTrigger(run_date=when),
             id=key,
             replace_existing=True,
             misfire_grace_time=None,
             coalesce=True,
+            max_instances=16,
         )
 
     def cancel(self, key: str) -> None:

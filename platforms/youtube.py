@@ -147,6 +147,26 @@ class _OneShotBody:
         return data
 
 
+#: http.client sends a file-like body 8 KiB per system call; uploads send it in bigger blocks.
+SEND_BLOCK_B = 1024 * 1024
+
+
+class _BigBlockHTTPConnection(httplib2.HTTPConnectionWithTimeout):  # type: ignore[misc]
+    """A plain-HTTP connection that sends bodies in SEND_BLOCK_B blocks."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.blocksize = SEND_BLOCK_B
+
+
+class _BigBlockHTTPSConnection(httplib2.HTTPSConnectionWithTimeout):  # type: ignore[misc]
+    """A TLS connection that sends bodies in SEND_BLOCK_B blocks."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.blocksize = SEND_BLOCK_B
+
+
 class _UploadHttp:
     """An httplib2-compatible transport that reports the session URI and guards chunk bodies."""
 
@@ -160,6 +180,10 @@ class _UploadHttp:
         """Send one request through the authorised transport."""
         if body is not None and hasattr(body, "read"):
             body = _OneShotBody(body)
+        secure = uri.startswith("https:")
+        kw.setdefault(
+            "connection_type", _BigBlockHTTPSConnection if secure else _BigBlockHTTPConnection
+        )
         try:
             response, content = self._inner.request(uri, method, body=body, headers=headers, **kw)
         except BaseException:
@@ -509,6 +533,9 @@ class YouTubePublisher:
                     if error is None:
                         raise
                     raise error from exc
+                # The refresh opened a plain connection; drop it so the uploads' connection
+                # (bigger send blocks) is the one kept for the host.
+                base.close()
         return _UploadHttp(google_auth_httplib2.AuthorizedHttp(google_credentials, http=base))
 
     def _google_credentials(

@@ -38,7 +38,7 @@ class Harness:
     telegram: TelegramSandbox
     youtube: YouTubeSandbox
     settings: Settings
-    clock: ManualClock
+    clock: Any
     root: Path
     manager: PublishManager | None = None
 
@@ -94,7 +94,7 @@ body: Callable[[Message], str] = _body
 
 @contextlib.asynccontextmanager
 async def running_harness(
-    tmp_path: Path, *, local_mode: bool = False, **overrides: Any
+    tmp_path: Path, *, local_mode: bool = False, clock: Any = None, **overrides: Any
 ) -> AsyncIterator[Harness]:
     """Start the emulators and the process (with settings `overrides`); stop all afterwards."""
     telegram = TelegramSandbox(tmp_path / "telegram", token=TOKEN, local_mode=local_mode)
@@ -119,7 +119,7 @@ async def running_harness(
     youtube.add_channel("client-1", "secret-1", "refresh-1", channel_id="UCmain", title="Main")
     credentials = Credentials("client-1", "secret-1", "refresh-1", youtube.token_uri)
     await register_youtube(settings, "main", credentials, settings.timezone)
-    h = Harness(telegram, youtube, settings, ManualClock(START), tmp_path)
+    h = Harness(telegram, youtube, settings, clock or ManualClock(START), tmp_path)
     await h.start()
     try:
         yield h

@@ -6,13 +6,15 @@ import asyncio
 import hashlib
 import io
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
 
 from app import logs
+from core.clock import SystemClock
 from core.models import TaskState
 from tests.app.conftest import ADMIN, OPERATOR, STRANGER, TOKEN, Harness, body, running_harness
 
@@ -279,3 +281,18 @@ async def test_a_command_sent_right_after_a_video_is_handled_after_it(harness: H
     await harness.say("/publish 1")
     await harness.expect("is published")
     assert not any("There is no task" in t for t in harness.texts())
+
+
+async def test_on_the_real_clock_a_scheduled_task_starts_at_its_second_not_before(
+    tmp_path: Path,
+) -> None:
+    async with running_harness(tmp_path, clock=SystemClock()) as h:
+        await h.send_video(h.clip(), "On the real clock")
+        due = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+        local = due.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
+        await h.say(f"/schedule 1 {local}")
+        await h.expect("will be published at")
+        await h.expect("is published", within_s=20)
+        [session] = h.youtube.sessions
+        started = datetime.fromtimestamp(session.created_at, UTC)
+        assert due <= started < due + timedelta(seconds=2)
