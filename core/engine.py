@@ -105,7 +105,7 @@ class Engine:
         await self.dispatch()
 
     async def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop taking work and give running uploads `timeout_s` to finish."""
+        """Stop taking work; interrupt uploads after their chunk in flight, wait `timeout_s`."""
         self._stopping = True
         for key in (NEXT_DUE_TIMER, SWEEP_TIMER, HEARTBEAT_TIMER):
             self._clock.cancel(key)
