@@ -29,3 +29,4 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.dispatch
 	$(BIN)/python -m bench.upload
+	$(BIN)/python -m bench.balance_pick
