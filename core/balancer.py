@@ -12,8 +12,8 @@ highest score wins, a weighted sum of four factors, each in [0, 1]:
 
 The pool groups accounts by project and keeps, in each group, two rankings whose order does not
 change with time (see CandidatePool), so a pick looks at a handful of accounts, not all of them.
-Measured on this machine (python -m core.balancer: 10,000 accounts over 40 projects, 2,000 picks
-with the pool updated after each): p50 0.08 ms, p99 0.15 ms per pick; building it about 40 ms.
+Measured here with `python -m bench.balance_pick` (10,000 accounts over 40 projects, 2,000
+picks, the pool updated after each): p50 0.08 ms, p99 0.15 ms per pick; building it ~40 ms.
 """
 
 from __future__ import annotations
