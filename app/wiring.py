@@ -182,6 +182,8 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
         timezone=settings.timezone,
         languages=await store.languages(),
         remember_language=lambda user_id, lang: store.set_language(user_id, lang, clock.now()),
+        timezones=await store.timezones(),
+        remember_timezone=lambda user_id, zone: store.set_timezone(user_id, zone, clock.now()),
     )
     install(application, deps)
     notifier = TelegramNotifier(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -58,6 +59,9 @@ class BotDeps:
     #: The language each person's Telegram client uses, learnt from their updates.
     languages: dict[int, str] = field(default_factory=dict)
     remember_language: Callable[[int, str], Awaitable[None]] | None = None
+    #: Time zones people chose with /tz; everyone else reads times in the team's zone.
+    timezones: dict[int, str] = field(default_factory=dict)
+    remember_timezone: Callable[[int, str], Awaitable[None]] | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -89,7 +93,7 @@ def actor_of(update: Update, context: Context) -> Actor:
     assert user is not None
     role = d.access.role_of(user.id)
     assert role is not None
-    return Actor(user.id, role, d.language_of(user), d.timezone)
+    return Actor(user.id, role, d.language_of(user), d.timezones.get(user.id, d.timezone))
 
 
 async def reply(update: Update, body: str, **kwargs: object) -> Message | None:
@@ -343,6 +347,36 @@ async def _edit_command(update: Update, context: Context, field: str) -> None:
     await refresh_card(context, view, actor)
 
 
+async def tz_command(update: Update, context: Context) -> None:
+    """/tz [zone]: show or set the time zone this person reads and types times in."""
+    actor = actor_of(update, context)
+    d = deps(context)
+    args = context.args or []
+    if not args:
+        await reply(update, text("tz.current", actor.language, zone=actor.timezone))
+        return
+    zone = resolve_zone(args[0])
+    if zone is None:
+        await reply(update, text("tz.unknown", actor.language, text=args[0][:60]))
+        return
+    d.timezones[actor.user_id] = zone
+    if d.remember_timezone is not None:
+        await d.remember_timezone(actor.user_id, zone)
+    now = format_local(d.service.now(), ZoneInfo(zone))
+    await reply(update, text("tz.set", actor.language, zone=zone, now=now))
+
+
+def resolve_zone(raw: str) -> str | None:
+    """Return the IANA zone a person named (any letter case), or None."""
+    wanted = raw.strip()
+    if not wanted or len(wanted) > 64:
+        return None
+    if wanted in zoneinfo.available_timezones():
+        return wanted
+    by_lower = {name.lower(): name for name in zoneinfo.available_timezones()}
+    return by_lower.get(wanted.lower())
+
+
 async def queue_command(update: Update, context: Context) -> None:
     """/queue: unfinished tasks."""
     actor = actor_of(update, context)
@@ -537,6 +571,7 @@ def install(app: Application, deps_: BotDeps) -> None:  # type: ignore[type-arg]
         "description": description_command,
         "tags": tags_command,
         "retry": retry_command,
+        "tz": tz_command,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=fresh))

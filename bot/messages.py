@@ -31,6 +31,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/status &lt;id&gt; — a task in full\n"
         "/title, /description, /tags &lt;id&gt; … — change the metadata\n"
         "/retry &lt;id&gt; — try a failed task again\n"
+        "/tz [zone] — your own time zone\n"
         "/queue — unfinished tasks\n"
         "/accounts — connected channels\n"
         "/report [today|yesterday|week|month] — results, with a chart\n"
@@ -48,6 +49,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "/status &lt;编号&gt; — 任务详情\n"
         "/title、/description、/tags &lt;编号&gt; … — 修改标题、简介、标签\n"
         "/retry &lt;编号&gt; — 重试失败的任务\n"
+        "/tz [时区] — 设置你自己的时区\n"
         "/queue — 未完成的任务\n"
         "/accounts — 已连接的频道\n"
         "/report [today|yesterday|week|month] — 发布报告（附图表）\n"
@@ -103,6 +105,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "YouTube already has the video of task #{task_id}; its title, tags and privacy "
         "can no longer be changed here.",
         "zh": "YouTube 已收到任务 #{task_id} 的视频，无法再在这里修改标题、标签或公开范围。",
+    },
+    "tz.current": {
+        "en": "Your times are read and shown in {zone}. Change it with /tz Europe/Berlin (any "
+        "IANA zone).",
+        "zh": "你的时间按 {zone} 读取和显示。可用 /tz Asia/Shanghai 修改（任意 IANA 时区）。",
+    },
+    "tz.set": {
+        "en": "Your time zone is now {zone}; it is {now} there.",
+        "zh": "你的时区已设为 {zone}，当地时间 {now}。",
+    },
+    "tz.unknown": {
+        "en": "“{text}” is not a time zone; use an IANA name such as Asia/Shanghai, "
+        "America/New_York or Europe/London.",
+        "zh": "“{text}” 不是时区；请使用 IANA 名称，例如 Asia/Shanghai、America/New_York、"
+        "Europe/London。",
     },
     "task.edited": {
         "en": "Task #{task_id} is updated.",

@@ -69,6 +69,10 @@ class TaskService:
         self._default_category = default_category_id
         self._on_change = on_change
 
+    def now(self) -> datetime:
+        """Return the current instant of the service's clock."""
+        return self._clock.now()
+
     async def receive_video(
         self, video: IncomingVideo, caption: str | None, chat_id: int, actor: Actor
     ) -> TaskView:

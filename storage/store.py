@@ -549,15 +549,30 @@ class SqlStore:
 
     async def set_language(self, user_id: int, language: str, now: datetime) -> None:
         """Remember the language a person's Telegram uses."""
+        await self._set_person(user_id, now, language=language)
+
+    async def timezones(self) -> dict[int, str]:
+        """Return each person's own time zone, where they set one."""
+        query = sa.select(people.c.user_id, people.c.timezone).where(
+            people.c.timezone.is_not(None)
+        )
+        async with self.engine.connect() as conn:
+            return {r[0]: r[1] for r in (await conn.execute(query)).all()}
+
+    async def set_timezone(self, user_id: int, timezone: str, now: datetime) -> None:
+        """Remember the time zone a person reads and types times in."""
+        await self._set_person(user_id, now, timezone=timezone)
+
+    async def _set_person(self, user_id: int, now: datetime, **values: str) -> None:
         async with self.engine.begin() as conn:
             updated = await conn.execute(
                 sa.update(people)
                 .where(people.c.user_id == user_id)
-                .values(language=language, updated_at=now)
+                .values(**values, updated_at=now)
             )
             if updated.rowcount == 0:
                 await conn.execute(
-                    sa.insert(people).values(user_id=user_id, language=language, updated_at=now)
+                    sa.insert(people).values(user_id=user_id, **values, updated_at=now)
                 )
 
     # -- outbox -------------------------------------------------------------------------------

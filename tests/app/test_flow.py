@@ -296,3 +296,20 @@ async def test_on_the_real_clock_a_scheduled_task_starts_at_its_second_not_befor
         [session] = h.youtube.sessions
         started = datetime.fromtimestamp(session.created_at, UTC)
         assert due <= started < due + timedelta(seconds=2)
+
+
+async def test_a_person_reads_and_types_times_in_their_own_zone_after_tz(
+    harness: Harness,
+) -> None:
+    await harness.send_video(harness.clip(), CAPTION)
+    await harness.say("/tz america/new_york")
+    await harness.expect("Your time zone is now America/New_York; it is 2026-12-02 23:00")
+    await harness.say("/schedule 1 tomorrow 8pm")
+    echo = await harness.expect("will be published at")
+    assert "2026-12-03 20:00 (America/New_York, UTC-05:00)" in body(echo)
+    await harness.stop()
+    await harness.start()
+    await harness.say("/tz")
+    await harness.expect("Your times are read and shown in America/New_York")
+    await harness.say("/tz Mars/Olympus")
+    await harness.expect("“Mars/Olympus” is not a time zone")
