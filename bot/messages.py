@@ -314,9 +314,43 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "a temporary error at YouTube or on the network",
         "zh": "YouTube 或网络暂时出错",
     },
-    "reason.content": {
-        "en": "YouTube refused the video: {detail}",
-        "zh": "YouTube 拒绝了该视频：{detail}",
+    "reason.invalidTitle": {
+        "en": "YouTube refused the title (at most 100 characters, no &lt; or &gt;)",
+        "zh": "YouTube 拒绝了标题（最多 100 个字符，不能含 &lt; 或 &gt;）",
+    },
+    "reason.invalidTags": {
+        "en": "YouTube refused the tags (at most 500 characters in all)",
+        "zh": "YouTube 拒绝了标签（总计最多 500 个字符）",
+    },
+    "reason.invalidDescription": {
+        "en": "YouTube refused the description (at most 5,000 bytes, no &lt; or &gt;)",
+        "zh": "YouTube 拒绝了简介（最多 5000 字节，不能含 &lt; 或 &gt;）",
+    },
+    "reason.invalidPublishAt": {
+        "en": "YouTube refused the scheduled publish time",
+        "zh": "YouTube 拒绝了定时发布时间",
+    },
+    "reason.invalidCategoryId": {
+        "en": "YouTube refused the category (PM_DEFAULT_CATEGORY_ID)",
+        "zh": "YouTube 拒绝了分类（PM_DEFAULT_CATEGORY_ID）",
+    },
+    "reason.uploadTooLarge": {
+        "en": "the file is larger than YouTube accepts",
+        "zh": "文件超过了 YouTube 接受的大小",
+    },
+    "reason.mediaBodyRequired": {
+        "en": "YouTube received no video data",
+        "zh": "YouTube 没有收到视频数据",
+    },
+    "note.forced_private": {
+        "en": "YouTube kept it private although {asked} was asked: uploads from an unaudited "
+        "API project are forced to private until Google audits the project.",
+        "zh": "虽然要求的是 {asked}，YouTube 仍将其设为私享：未经审核的 API 项目上传的视频"
+        "会被强制设为私享，直到 Google 审核通过该项目。",
+    },
+    "note.thumbnail_failed": {
+        "en": "the thumbnail was not set ({reason}); set it in YouTube Studio",
+        "zh": "封面未能设置（{reason}）；请在 YouTube Studio 中设置",
     },
 }
 

@@ -211,9 +211,16 @@ def parse_period(raw: str, today: date, zone: ZoneInfo) -> Period:
     except ValueError:
         raise InputError("report.bad_period", text=raw[:50]) from None
     first, last = min(first, last), max(first, last)
+    if first.year < REPORT_YEARS[0] or last.year > REPORT_YEARS[1]:
+        # Far dates overflow when their local day is turned into instants; none has tasks.
+        raise InputError("report.bad_period", text=raw[:50])
     if (last - first).days + 1 > MAX_REPORT_DAYS:
         raise InputError("report.period_too_long", days=MAX_REPORT_DAYS)
     return Period(first, last, zone)
+
+
+#: The years a report may cover.
+REPORT_YEARS = (2000, 2999)
 
 
 def _pad(text: str) -> str:

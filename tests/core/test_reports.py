@@ -103,7 +103,9 @@ def test_periods_are_read_as_local_days(raw: str, first: date, last: date) -> No
     assert (period.first, period.last) == (first, last)
 
 
-@pytest.mark.parametrize("raw", ["fortnight", "2026-13-01", "2026-02-30", "12..13"])
+@pytest.mark.parametrize(
+    "raw", ["fortnight", "2026-13-01", "2026-02-30", "12..13", "9999-12-31", "0001-01-01"]
+)
 def test_an_unreadable_period_is_refused_with_a_catalogue_key(raw: str) -> None:
     with pytest.raises(InputError) as caught:
         parse_period(raw, date(2026, 12, 3), SHANGHAI)
