@@ -29,4 +29,5 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.dispatch
 	$(BIN)/python -m bench.upload
+	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.balance_pick

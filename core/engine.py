@@ -243,7 +243,7 @@ class Engine:
                     actor=self.actor,
                     detail="resumed after restart",
                     expected={task.state},
-                    due_at=now,
+                    due_at=task.due_at or now,  # keeps its place in the queue
                     lease_owner=None,
                     lease_until=None,
                 )
