@@ -119,9 +119,13 @@ class TelegramNotifier:
             return None
         task = view.task
         lang = self._languages.get(task.user_id, self._language)
+        body = render_card(view, lang, self._zone)
+        line = self.progress.line(task.id, lang) if self.progress else None
+        if line is not None and task.state is TaskState.UPLOADING:
+            body = f"{body}\n\n{line}"  # an update while uploading keeps the progress bar
         return (
             task.chat_id,
             card_id,
-            render_card(view, lang, self._zone),
+            body,
             card_keyboard(task, lang),
         )

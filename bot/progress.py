@@ -81,6 +81,8 @@ class _Upload:
     last_seen: datetime
     last_edit: datetime | None = None
     status_message_id: int | None = None
+    #: The figures last shown: (sent, total, bytes a second).
+    shown: tuple[int, int, float | None] | None = None
 
 
 class ProgressReporter:
@@ -140,6 +142,13 @@ class ProgressReporter:
                 extra={"action": "progress_failed", "task_id": task_id},
             )
 
+    def line(self, task_id: int, lang: str) -> str | None:
+        """Return the progress line last shown for a task, for other renderings of its card."""
+        upload = self._uploads.get(task_id)
+        if upload is None or upload.shown is None:
+            return None
+        return progress_text(*upload.shown, lang)
+
     def forget(self, task_id: int) -> None:
         """Drop what is known about a task's upload."""
         self._uploads.pop(task_id, None)
@@ -149,6 +158,7 @@ class ProgressReporter:
     ) -> None:
         task = view.task
         lang = self._languages.get(task.user_id, self._language)
+        upload.shown = (sent, total, speed)
         line = progress_text(sent, total, speed, lang)
         if task.card_message_id is not None:
             await self._bot.edit_message_text(
