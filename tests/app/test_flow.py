@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import itertools
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -313,3 +314,26 @@ async def test_a_person_reads_and_types_times_in_their_own_zone_after_tz(
     await harness.expect("Your times are read and shown in America/New_York")
     await harness.say("/tz Mars/Olympus")
     await harness.expect("“Mars/Olympus” is not a time zone")
+
+
+async def test_help_and_accounts_answer_an_operator(harness: Harness) -> None:
+    await harness.say("/help")
+    listed = await harness.expect("/schedule")
+    for command in ("/publish", "/privacy", "/cancel", "/status", "/queue", "/retry", "/tz"):
+        assert command in body(listed)
+    await harness.say("/accounts")
+    accounts = await harness.expect("Channels")
+    assert "main (Main)" in body(accounts) and "active" in body(accounts)
+
+
+async def test_one_account_uploads_one_video_at_a_time(harness: Harness) -> None:
+    for n in range(3):
+        await harness.send_video(harness.clip(f"c{n}.mp4", seed=n), f"Clip {n}")
+    for n in range(1, 4):
+        await harness.say(f"/publish {n}")
+    for n in range(1, 4):
+        await harness.expect(f"Task #{n} is published", within_s=20)
+    sessions = sorted(harness.youtube.sessions, key=lambda s: s.created_at)
+    videos = {v.title: v for v in harness.youtube.videos}
+    for earlier, later in itertools.pairwise(sessions):
+        assert videos[earlier.title].completed_at <= later.created_at
