@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.messages import text
+from bot.messages import Html, text
 from core.models import Account, Media, Privacy, Task, TaskState
 from core.problems import decode_problem
 from core.service import TaskView
@@ -164,15 +164,15 @@ REASON_KEYS = {
 
 
 def problem_text(stored: str | None, lang: str) -> str:
-    """Return a task's recorded problem in plain words."""
+    """Return a task's recorded problem in plain words, as Telegram HTML."""
     problem = decode_problem(stored)
     if problem is None:
-        return "?"
+        return Html("?")
     if problem.key is not None:
         return text(problem.key, lang, **problem.params)
     reason, _, detail = problem.raw.partition(": ")
     key = REASON_KEYS.get(reason)
-    return text(key, lang) if key else html.escape((detail or problem.raw)[:500])
+    return text(key, lang) if key else Html(html.escape((detail or problem.raw)[:500]))
 
 
 def _field(name: str, value: str, lang: str) -> str:

@@ -358,8 +358,17 @@ MESSAGES: dict[str, dict[str, str]] = {
 MESSAGES.update(OBSERVE_MESSAGES)  # progress, reports and alerts (bot/messages_observe.py)
 
 
+class Html(str):
+    """Text that is Telegram HTML already: filled into a message as it is, not escaped again."""
+
+    __slots__ = ()
+
+
 def text(key: str, lang: str, /, **params: Any) -> str:
-    """Return the message `key` in `lang` as Telegram HTML, with `params` escaped and filled in."""
+    """Return the message `key` in `lang` as Telegram HTML, with `params` escaped and filled in.
+
+    A parameter that is Html already (another message, say) goes in as it is.
+    """
     entry = MESSAGES.get(key)
     if entry is not None:
         template = entry.get(lang) or entry["en"]
@@ -368,13 +377,13 @@ def text(key: str, lang: str, /, **params: Any) -> str:
         template = html.escape(plain.get(lang) or plain["en"], quote=False)
     else:
         logger.error("missing catalogue key %s", key)
-        return html.escape(key)
-    safe = {k: html.escape(str(v)) for k, v in params.items()}
+        return Html(html.escape(key))
+    safe = {k: v if isinstance(v, Html) else html.escape(str(v)) for k, v in params.items()}
     try:
-        return template.format(**safe)
+        return Html(template.format(**safe))
     except (KeyError, IndexError, ValueError):
         logger.exception("catalogue key %s has placeholders that do not match", key)
-        return template
+        return Html(template)
 
 
 def all_keys() -> set[str]:

@@ -152,7 +152,8 @@ async def test_a_title_youtube_refuses_fails_at_once_and_can_be_fixed_and_retrie
     harness.youtube.fail_next("insert", status=400, reason="invalidTitle")
     await _publish_now(harness)
     failed = await harness.expect("Task #1 failed")
-    assert "invalidTitle" in body(failed) and "/retry 1" in body(failed)
+    assert "YouTube refused the title (at most 100 characters, no < or >)" in body(failed)
+    assert "/retry 1" in body(failed)
     assert (await _task(harness)).attempts == 0
     await harness.say("/title 1 A better title")
     await harness.expect("Task #1 is updated")

@@ -51,3 +51,10 @@ def test_each_message_has_chinese_and_english_with_the_same_fields(key: str) -> 
 def test_a_reason_is_rendered_in_words_not_as_its_key() -> None:
     rendered = text("reason.invalidTitle", "zh")
     assert "reason." not in rendered and "标题" in rendered
+
+
+def test_a_message_inside_a_message_is_not_escaped_twice() -> None:
+    reason = text("reason.invalidTitle", "en")
+    outer = text("task.failed", "en", task_id=1, reason=reason)
+    assert "no &lt; or &gt;" in outer and "&amp;lt;" not in outer
+    assert "&lt;b&gt;" in text("task.failed", "en", task_id=1, reason="<b>")
