@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import importlib.metadata
 import logging
 import os
@@ -12,6 +13,8 @@ import sys
 import urllib.parse
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app import logs
@@ -87,12 +90,14 @@ def parser() -> argparse.ArgumentParser:
         description="Replace an account's OAuth credentials after its token expired or was "
         "revoked (the bot says when); its held tasks then go on by themselves.",
     )
-    _credential_arguments(reauth)
+    _credential_arguments(reauth, name_help="the name of the stored account (see accounts list)")
     return top
 
 
-def _credential_arguments(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--name", required=True, help="a short name to refer to the channel")
+def _credential_arguments(
+    command: argparse.ArgumentParser, name_help: str = "a short name to refer to the channel"
+) -> None:
+    command.add_argument("--name", required=True, help=name_help)
     command.add_argument("--client-id", required=True, help="OAuth client id (Google Cloud)")
     command.add_argument("--client-secret", required=True, help="OAuth client secret")
     source = command.add_mutually_exclusive_group(required=True)
@@ -155,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def run(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = hold_run_lock(settings.data_dir)
     manager = await build(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -165,6 +172,27 @@ async def run(settings: Settings) -> None:
         await stop.wait()
     finally:
         await manager.stop()
+        lock.close()
+
+
+def hold_run_lock(data_dir: Path) -> TextIO:
+    """Hold the data directory's run lock; a second `run` on it stops with one line."""
+    handle = (data_dir / "run.lock").open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise PublishManagerError(
+            f"another publish-manager (pid {holder}) already runs on PM_DATA_DIR={data_dir}; "
+            "Telegram allows one bot process per token"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 async def list_accounts(settings: Settings) -> None:
@@ -276,7 +304,7 @@ async def _verify(settings: Settings, credentials: Credentials) -> ChannelInfo:
     except PublishError as exc:
         raise PublishManagerError(
             f"YouTube did not accept these credentials ({exc.reason or exc}); "
-            "check them or use --no-verify"
+            "check the client id, secret and refresh token"
         ) from None
 
 

@@ -193,6 +193,7 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
         settings.language,
         settings.timezone,
         admin_ids=settings.admin_ids,
+        timezones=deps.timezones,
     )
     engine = Engine(
         store,
@@ -222,6 +223,7 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
         settings, store, media, clock, application, service, outbox, deps.languages
     )
     notifier.progress = monitoring.progress
+    monitoring.progress.timezones = deps.timezones
     # -- end of monitoring ---------------------------------------------------------------------
     return PublishManager(
         settings, store, media, clock, engine, service, application, http, outbox, monitoring

@@ -176,6 +176,13 @@ async def receive_video(update: Update, context: Context) -> None:
     await send_card(update, context, view, actor)
 
 
+async def unknown_command(update: Update, context: Context) -> None:
+    """Answer a command the bot does not have (in a private chat; groups have other bots)."""
+    chat = update.effective_chat
+    if chat is not None and chat.type == "private":
+        await reply(update, text("command.unknown", actor_of(update, context).language))
+
+
 async def refuse_document(update: Update, context: Context) -> None:
     """Explain that a non-video file cannot be published."""
     message = update.effective_message
@@ -231,10 +238,15 @@ async def receive_text(update: Update, context: Context) -> None:
         context.chat_data.setdefault("prompts", {}) if context.chat_data is not None else {}
     )
     target = message.reply_to_message
+    waiting = context.user_data.pop("schedule_prompt", None) if context.user_data else None
     if target is not None and target.message_id in prompts:
-        await _schedule(update, context, prompts[target.message_id], message.text or "", actor)
+        await _schedule(update, context, prompts.pop(target.message_id), message.text or "", actor)
         return
     chat = update.effective_chat
+    if target is None and waiting is not None:
+        # The person answered the 🕒 prompt without using Telegram's reply.
+        await _schedule(update, context, waiting, message.text or "", actor)
+        return
     if chat is not None and chat.type == "private":
         # In a group, people talk to each other: only a reply to the bot's prompt is for it.
         await reply(update, text("text.unknown", actor.language))
@@ -497,6 +509,8 @@ async def _prompt_schedule(update: Update, context: Context, task_id: int, actor
     )
     if prompt is not None and context.chat_data is not None:
         context.chat_data.setdefault("prompts", {})[prompt.message_id] = task_id
+    if context.user_data is not None:
+        context.user_data["schedule_prompt"] = task_id
 
 
 async def _set_privacy(
@@ -586,5 +600,6 @@ def install(app: Application, deps_: BotDeps) -> None:  # type: ignore[type-arg]
     )
     install_reports(app, deps_)  # /report /stats /calendar /alerts (bot/reports.py)
     app.add_handler(MessageHandler(fresh & filters.TEXT & ~filters.COMMAND, receive_text))
+    app.add_handler(MessageHandler(fresh & filters.COMMAND, unknown_command))
     app.add_handler(CallbackQueryHandler(button))
     app.add_error_handler(on_error)

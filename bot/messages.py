@@ -261,6 +261,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "To set a thumbnail, reply to a task card with the photo.",
         "zh": "要设置封面，请用图片回复任务卡片。",
     },
+    "command.unknown": {
+        "en": "I do not know that command; /help lists the ones I have.",
+        "zh": "没有这个命令；/help 可查看全部命令。",
+    },
     "text.unknown": {
         "en": "Send a video to create a task, or /help for the commands.",
         "zh": "发送视频即可创建任务，或发送 /help 查看命令。",

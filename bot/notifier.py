@@ -42,7 +42,10 @@ class TelegramNotifier:
         language: str,
         zone: str,
         admin_ids: Sequence[int] = (),
+        timezones: dict[int, str] | None = None,
     ) -> None:
+        #: Zones people chose with /tz; everyone else reads the team's zone.
+        self._timezones = timezones if timezones is not None else {}
         self._admin_ids = tuple(admin_ids)
         self._outbox = outbox
         self._service = service
@@ -56,6 +59,10 @@ class TelegramNotifier:
     async def task_changed(self, task_id: int) -> None:
         """Deliver the news of a transition, which the store queued with the transition."""
         self._outbox.poke()
+
+    def _zone_of(self, user_id: int) -> ZoneInfo:
+        zone = self._timezones.get(user_id)
+        return ZoneInfo(zone) if zone else self._zone
 
     async def render_outcome(self, task_id: int, state: str) -> RenderedOutcome | None:
         """Render what the chat is told about a task reaching `state`, if that is still news."""
@@ -104,7 +111,7 @@ class TelegramNotifier:
                 lang,
                 task_id=task.id,
                 reason=self._reason(task, lang),
-                when=when_text(task.due_at, self._zone, lang),
+                when=when_text(task.due_at, self._zone_of(task.user_id), lang),
             )
         return None
 
@@ -119,7 +126,7 @@ class TelegramNotifier:
             return None
         task = view.task
         lang = self._languages.get(task.user_id, self._language)
-        body = render_card(view, lang, self._zone)
+        body = render_card(view, lang, self._zone_of(task.user_id))
         line = self.progress.line(task.id, lang) if self.progress else None
         if line is not None and task.state is TaskState.UPLOADING:
             body = f"{body}\n\n{line}"  # an update while uploading keeps the progress bar

@@ -110,6 +110,8 @@ class ProgressReporter:
         self._languages = languages if languages is not None else {}
         self._language = language
         self._zone = ZoneInfo(zone)
+        #: Zones people chose with /tz (shared with the handlers), for the card's times.
+        self.timezones: dict[int, str] = {}
         self._uploads: dict[int, _Upload] = {}
 
     async def update(self, task_id: int, sent: int, total: int) -> None:
@@ -142,6 +144,10 @@ class ProgressReporter:
                 extra={"action": "progress_failed", "task_id": task_id},
             )
 
+    def _card_zone(self, user_id: int) -> ZoneInfo:
+        zone = self.timezones.get(user_id)
+        return ZoneInfo(zone) if zone else self._zone
+
     def line(self, task_id: int, lang: str) -> str | None:
         """Return the progress line last shown for a task, for other renderings of its card."""
         upload = self._uploads.get(task_id)
@@ -162,7 +168,7 @@ class ProgressReporter:
         line = progress_text(sent, total, speed, lang)
         if task.card_message_id is not None:
             await self._bot.edit_message_text(
-                f"{render_card(view, lang, self._zone)}\n\n{line}",
+                f"{render_card(view, lang, self._card_zone(task.user_id))}\n\n{line}",
                 chat_id=task.chat_id,
                 message_id=task.card_message_id,
                 parse_mode=ParseMode.HTML,

@@ -29,6 +29,7 @@ EXPECTED = {
     "database_url": "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST/DB",
     "default_category_id": "a YouTube category number such as 22",
     "retry_delays_s": "seconds between retries like 60,300,900",
+    "daily_report_time": "a local time like 09:00",
 }
 
 
@@ -177,6 +178,12 @@ class Settings(BaseSettings):
 def _plain(pydantic_message: str) -> str:
     """Turn pydantic's "Input should be greater than 0" into "a value greater than 0"."""
     text = pydantic_message.removeprefix("Value error, ")
+    if text.startswith("Input should be a valid integer"):
+        return "a whole number"
+    if text.startswith("Input should be a valid number"):
+        return "a number"
+    if text.startswith("Input should be a valid boolean"):
+        return "true or false"
     for prefix in ("Input should be ", "Input should "):
         if text.startswith(prefix):
             return "a value " + text.removeprefix(prefix)

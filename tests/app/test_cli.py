@@ -190,3 +190,17 @@ def test_interactive_consent_stores_the_refresh_token_google_returns(
     rest, _ = process.communicate(timeout=60)
     assert process.returncode == 0, rest
     assert re.search(r"added account 1 consented \(CLI Channel, UCcli\)", rest)
+
+
+def test_a_second_run_on_the_same_data_directory_stops_with_one_line(tmp_path: Path) -> None:
+    from app.cli import hold_run_lock
+
+    (tmp_path / "data").mkdir()
+    lock = hold_run_lock(tmp_path / "data")
+    try:
+        result = _cli(tmp_path, "run", PM_TELEGRAM_TOKEN="100003:lock-test")
+    finally:
+        lock.close()
+    assert result.returncode == 2
+    assert "already runs on PM_DATA_DIR" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

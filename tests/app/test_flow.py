@@ -308,6 +308,7 @@ async def test_a_person_reads_and_types_times_in_their_own_zone_after_tz(
     await harness.say("/schedule 1 tomorrow 8pm")
     echo = await harness.expect("will be published at")
     assert "2026-12-03 20:00 (America/New_York, UTC-05:00)" in body(echo)
+    await harness.expect("Time: 2026-12-03 20:00 (America/New_York")  # the card follows too
     await harness.stop()
     await harness.start()
     await harness.say("/tz")
@@ -337,3 +338,17 @@ async def test_one_account_uploads_one_video_at_a_time(harness: Harness) -> None
     videos = {v.title: v for v in harness.youtube.videos}
     for earlier, later in itertools.pairwise(sessions):
         assert videos[earlier.title].completed_at <= later.created_at
+
+
+async def test_the_schedule_prompt_takes_a_plain_answer_and_unknown_commands_are_answered(
+    harness: Harness,
+) -> None:
+    card = await harness.send_video(harness.clip(), CAPTION)
+    await harness.telegram.user_press(OPERATOR, OPERATOR, card["message_id"], "sch:1")
+    await harness.expect("When should task #1 be published?")
+    await harness.say("tomorrow 8pm")
+    await harness.expect("will be published at 2026-12-04 20:00")
+    await harness.say("hello")
+    await harness.expect("Send a video to create a task")
+    await harness.say("/frobnicate")
+    await harness.expect("I do not know that command")
