@@ -57,7 +57,10 @@ class TelegramNotifier:
         self.progress: ProgressReporter | None = None  # set by app.wiring (issue 5)
 
     async def task_changed(self, task_id: int) -> None:
-        """Deliver the news of a transition, which the store queued with the transition."""
+        """Refresh the task's card; the news of a transition is queued with the transition."""
+        view = await self._service.view_for_card(task_id)
+        if view is not None:
+            await self._outbox.refresh_card(view.task.chat_id, task_id)
         self._outbox.poke()
 
     def _zone_of(self, user_id: int) -> ZoneInfo:

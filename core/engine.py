@@ -422,6 +422,7 @@ class Engine:
             until = now + timedelta(hours=self._config.upload_limit_wait_h)
             await self._set_status(task.account_id, AccountStatus.RATE_LIMITED, reason, until)
             await self._wait(task, until, problem, reason, count_attempt=False)
+            await self._move_waiting_tasks(task, now)
         else:
             retries = task.attempts
             limit = (
@@ -451,6 +452,47 @@ class Engine:
         )
         self._log(waiting, "retry_wait")
         await self._notify(task.id)
+
+    async def _move_waiting_tasks(self, failed: Task, now: datetime) -> None:
+        """Move a paused channel's waiting tasks to another active channel that may take them.
+
+        A task moves only before it opened an upload session, and never to a channel that has
+        the same file already; the one that hit the cap may go at once on its new channel.
+        """
+        if failed.account_id is None:
+            return
+        paused = await self._store.get_account(failed.account_id)
+        if paused is None:
+            return
+        others = [
+            a
+            for a in await self._store.list_accounts()
+            if a.status is AccountStatus.ACTIVE and a.platform == paused.platform
+        ]
+        for task in await self._store.movable_tasks(paused.id):
+            for other in others:
+                if await self._store.file_on_account(task.media_id, other.id):
+                    continue
+                due = now if task.id == failed.id else task.due_at
+                try:
+                    moved = await self._store.update_task(
+                        task.id,
+                        expected={S.QUEUED, S.RETRY_WAIT},
+                        now=now,
+                        account_id=other.id,
+                        due_at=due,
+                    )
+                except TaskStateError:
+                    break
+                logger.info(
+                    "task %s moved from account %s to %s",
+                    task.id,
+                    paused.id,
+                    other.id,
+                    extra={"action": "moved", "task_id": task.id, "account_id": other.id},
+                )
+                await self._notify(moved.id)
+                break
 
     async def _hold(self, task: Task, problem: str, reason: str) -> None:
         """Keep the task queued, neither failed nor retried, until the account is re-authorised."""

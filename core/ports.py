@@ -270,6 +270,14 @@ class TaskStore(Protocol):
         """Record a received file."""
         ...
 
+    async def movable_tasks(self, account_id: int) -> list[Task]:
+        """Return an account's waiting tasks that have not opened an upload session yet."""
+        ...
+
+    async def file_on_account(self, media_id: int, account_id: int) -> bool:
+        """Tell whether the same file is live or published on an account."""
+        ...
+
     async def duplicate_of(self, task_id: int) -> Task | None:
         """Return another live or published task with the same file on the same account."""
         ...

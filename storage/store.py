@@ -210,6 +210,44 @@ class SqlStore:
             row = (await conn.execute(query)).first()
         return _task(row._mapping) if row else None
 
+    async def movable_tasks(self, account_id: int) -> list[Task]:
+        """Return an account's waiting tasks that have not opened an upload session yet."""
+        query = (
+            sa.select(publish_tasks)
+            .where(
+                publish_tasks.c.account_id == account_id,
+                publish_tasks.c.state.in_(DUE_STATES),
+                publish_tasks.c.upload_uri.is_(None),
+                publish_tasks.c.video_id.is_(None),
+            )
+            .order_by(publish_tasks.c.id)
+        )
+        async with self.engine.connect() as conn:
+            return [_task(r._mapping) for r in (await conn.execute(query)).all()]
+
+    async def file_on_account(self, media_id: int, account_id: int) -> bool:
+        """Tell whether the same file (by content) is live or published on an account."""
+        this_media = media.alias("this_media")
+        query = (
+            sa.select(publish_tasks.c.id)
+            .join(media, media.c.id == publish_tasks.c.media_id)
+            .join(this_media, this_media.c.sha256 == media.c.sha256)
+            .where(
+                this_media.c.id == media_id,
+                publish_tasks.c.account_id == account_id,
+                publish_tasks.c.state.in_(
+                    [
+                        s.value
+                        for s in TaskState
+                        if s not in (TaskState.FAILED, TaskState.CANCELLED, TaskState.DRAFT)
+                    ]
+                ),
+            )
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).first() is not None
+
     async def duplicate_of(self, task_id: int) -> Task | None:
         """Return another live or published task that puts the same file on the same account."""
         this = publish_tasks.alias("this")

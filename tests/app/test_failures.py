@@ -111,6 +111,30 @@ async def test_a_channel_at_its_own_upload_cap_pauses_for_a_day(harness: Harness
     await harness.expect("is published")
 
 
+async def test_a_capped_channels_waiting_tasks_move_to_another_channel(harness: Harness) -> None:
+    youtube = harness.youtube
+    youtube.add_channel("client-2", "secret-2", "refresh-other", channel_id="UCother")
+    credentials = Credentials("client-2", "secret-2", "refresh-other", youtube.token_uri)
+    await register_youtube(harness.settings, "other", credentials, "Asia/Shanghai")
+    await harness.send_video(harness.clip("later.mp4", seed=5), "Later one")
+    await harness.say("/schedule 1 in 1 hour")
+    await harness.expect("will be published at")
+    youtube.fail_next("insert", status=400, reason="uploadLimitExceeded", channel_id="UCmain")
+    await harness.send_video(
+        harness.clip(),
+        "Capped one",
+    )
+    await harness.say("/publish 2")
+    await harness.expect("Task #2 is published", within_s=20)
+    assert (await _account(harness, "main")).status is AccountStatus.RATE_LIMITED
+    harness.clock.advance(timedelta(hours=1))
+    await harness.expect("Task #1 is published", within_s=20)
+    assert {v.title: v.channel_id for v in youtube.videos} == {
+        "Capped one": "UCother",
+        "Later one": "UCother",
+    }
+
+
 async def test_a_revoked_token_holds_tasks_tells_the_admins_once_and_reauth_resumes(
     harness: Harness,
 ) -> None:
