@@ -438,6 +438,7 @@ async def test_a_refused_progress_edit_never_holds_the_upload_up(h: Harness) -> 
     store, now = h.manager.store, h.clock.now()
     await store.transition(1, S.QUEUED, now=now, actor="test", due_at=now + timedelta(days=1))
     await store.transition(1, S.UPLOADING, now=now, actor="test", lease_owner="test-worker")
+    await h.manager.outbox.drained()  # the card updates of those transitions are out first
     h.telegram.fail_next(
         "editMessageText", 429, "Too Many Requests: retry after 30", retry_after=30
     )
