@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import Bot
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from bot.cards import card_keyboard, human_size, render_card
 from bot.messages import text
@@ -135,14 +135,22 @@ class ProgressReporter:
             # The upload waits for this edit, so it is bounded; the next one comes later.
             async with asyncio.timeout(EDIT_TIMEOUT_S):
                 await self._show(view, upload, sent, total, speed)
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return  # the outbox showed these very figures a moment ago
+            self._pause(upload, now, task_id, exc)
         except (TelegramError, TimeoutError) as exc:
-            upload.last_edit = now + FAILED_EDIT_PAUSE
-            logger.warning(
-                "task %s: progress not shown: %s",
-                task_id,
-                getattr(exc, "message", None) or type(exc).__name__,
-                extra={"action": "progress_failed", "task_id": task_id},
-            )
+            self._pause(upload, now, task_id, exc)
+
+    def _pause(self, upload: _Upload, now: datetime, task_id: int, exc: Exception) -> None:
+        """Skip progress edits for a while after one failed, so the upload is never held up."""
+        upload.last_edit = now + FAILED_EDIT_PAUSE
+        logger.warning(
+            "task %s: progress not shown: %s",
+            task_id,
+            getattr(exc, "message", None) or type(exc).__name__,
+            extra={"action": "progress_failed", "task_id": task_id},
+        )
 
     def _card_zone(self, user_id: int) -> ZoneInfo:
         zone = self.timezones.get(user_id)

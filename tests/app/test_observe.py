@@ -314,6 +314,7 @@ async def test_progress_edits_the_card_at_most_once_per_interval(h: Harness) -> 
     await h.manager.store.transition(
         1, S.UPLOADING, now=h.clock.now(), actor="test", lease_owner="test-worker"
     )
+    await h.manager.outbox.drained()  # the card updates of those transitions are out first
     progress = _monitoring(h).progress
     total = 120 * 2**20
     edits_before = _card(h, card["message_id"])["edit_count"]
