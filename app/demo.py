@@ -28,6 +28,8 @@ DEMO_CAPTION = (
     "#demo #travel #日出"
 )
 DEADLINE_S = 50.0
+#: The sandbox's OAuth client of the device flow (/addaccount, /reauth).
+SANDBOX_DEVICE_CLIENT = ("sandbox-tv-client", "sandbox-tv-secret")
 
 
 class DemoFailedError(Exception):
@@ -87,12 +89,17 @@ def sandbox_settings(
     telegram: TelegramSandbox, youtube: YouTubeSandbox, data_dir: Path, **overrides: Any
 ) -> Settings:
     """Return settings that point every part of the product at the two emulators."""
+    client_id, client_secret = SANDBOX_DEVICE_CLIENT
+    youtube.add_client(client_id, client_secret)
     values: dict[str, Any] = {
         "telegram_token": telegram.token,
         "telegram_api_url": telegram.url,
         "telegram_local_mode": telegram.local_mode,
         "youtube_api_url": youtube.url,
         "google_token_uri": youtube.token_uri,
+        "google_device_uri": youtube.device_uri,
+        "google_client_id": client_id,
+        "google_client_secret": client_secret,
         "data_dir": data_dir,
         "secret_key": "sandbox-secret-key-not-for-production",
         "language": "en",

@@ -8,12 +8,14 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from app.monitoring import Monitoring, build_monitoring
+from bot.accounts_flow import AccountFlowDeps
 from bot.files import TelegramFiles
 from bot.handlers import BotDeps, install
 from bot.notifier import TelegramNotifier
@@ -23,15 +25,19 @@ from core.access import AccessList
 from core.clock import SystemClock
 from core.engine import Engine, EngineConfig
 from core.errors import ConfigError
+from core.ledger import AccountDefaults, HealthRules, QuotaLedger
 from core.models import Privacy
 from core.ports import Clock, VideoInfo
+from core.quota import CostModel, InsertCost
 from core.retry import RetryPolicy
 from core.service import TaskService
 from core.settings import Settings
 from media.probe import probe
 from media.store import LocalMediaStore
+from platforms.google_device import DeviceFlowClient
 from platforms.youtube import YouTubePublisher
 from storage.crypto import SecretBox
+from storage.ledger import SqlLedger
 from storage.store import SqlStore
 
 logger = logging.getLogger(__name__)
@@ -92,6 +98,9 @@ class PublishManager:
         self._stopped.set()
         if self.application.updater is not None and self.application.updater.running:
             await self.application.updater.stop()
+        flows = self.application.bot_data.get("account_flow")
+        if isinstance(flows, AccountFlowDeps):  # device flows still waiting (/addaccount)
+            await flows.cancel_all()
         if self.application.running:
             await self.application.stop()
         await self.engine.stop()
@@ -125,6 +134,34 @@ async def open_store(settings: Settings) -> SqlStore:
     return await SqlStore.open(settings.db_url, SecretBox(settings.secret_key.get_secret_value()))
 
 
+def build_ledger(settings: Settings, store: SqlLedger, clock: Clock) -> QuotaLedger:
+    """Return the quota ledger with the cost model, account defaults and health rules set."""
+    start, end = settings.peak
+    return QuotaLedger(
+        store,
+        clock,
+        CostModel(
+            insert=InsertCost(settings.quota_insert_cost),
+            daily_units=settings.quota_daily_units,
+            insert_units=settings.quota_units_per_upload,
+            insert_bucket_calls=settings.quota_insert_bucket_calls,
+            thumbnail_units=settings.quota_thumbnail_units,
+            stop_ratio=settings.quota_stop_ratio,
+        ),
+        AccountDefaults(
+            uploads_per_day=settings.account_uploads_per_day,
+            min_interval_h=settings.account_min_interval_h,
+            peak_start_h=start,
+            peak_end_h=end,
+            peak_timezone=settings.peak_timezone,
+        ),
+        HealthRules(
+            max_errors=settings.health_max_errors,
+            window=timedelta(seconds=settings.health_window_s),
+        ),
+    )
+
+
 async def build(settings: Settings, clock: Clock | None = None) -> PublishManager:
     """Wire every part of one process from the settings."""
     settings.require("telegram_token", "secret_key")
@@ -143,12 +180,15 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
     async def probe_key(key: str) -> VideoInfo:
         return await asyncio.to_thread(probe, media.path(key))
 
+    ledger = build_ledger(settings, SqlLedger(store.engine), clock)
+    ledger.know(accounts)
     publisher = YouTubePublisher(
         settings.youtube_api_url,
         media,
         chunk_size=settings.chunk_size,
         chunk_retries=settings.chunk_retries,
         chunk_retry_delay_s=settings.chunk_retry_delay_s,
+        meter=ledger,
     )
     root = settings.telegram_api_url.rstrip("/")
     application = (
@@ -186,6 +226,18 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
         remember_timezone=lambda user_id, zone: store.set_timezone(user_id, zone, clock.now()),
     )
     install(application, deps)
+    secret = settings.google_client_secret
+    application.bot_data["account_flow"] = AccountFlowDeps(
+        store=store,
+        device=DeviceFlowClient(http, settings.google_device_uri, settings.google_token_uri),
+        client_id=settings.google_client_id,
+        client_secret=secret.get_secret_value() if secret is not None else None,
+        token_uri=settings.google_token_uri,
+        channel_info=publisher.channel_info,
+        wake=lambda: engine_ref[0].wake(),
+        clock=clock,
+        timezone=settings.timezone,
+    )
     notifier = TelegramNotifier(
         outbox,
         service,
@@ -210,12 +262,14 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
             upload_limit_wait_h=settings.upload_limit_wait_h,
             unknown_retries=settings.unknown_retries,
             media_retention_h=settings.media_retention_h,
+            upload_rate_bps=settings.upload_rate_mbps * 1_000_000,
         ),
         RetryPolicy(
             delays_s=tuple(settings.retry_delays_s),
             max_retries=settings.max_retries,
             jitter=settings.retry_jitter,
         ),
+        ledger=ledger,
     )
     engine_ref.append(engine)
     # -- monitoring: progress, alerts, reports, metrics (issue 5) ----------------------------

@@ -164,6 +164,9 @@ class NullNotifier:
         if self.delay_s > 0:
             await asyncio.sleep(self.delay_s)
 
+    async def task_note(self, task_id: int, key: str, params: dict[str, str]) -> None:
+        return None
+
     async def task_progress(self, task_id: int, sent: int, total: int) -> None:
         """Show nothing (a real notifier rate-limits progress; it is not what is measured)."""
 

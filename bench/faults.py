@@ -80,6 +80,9 @@ class NullNotifier:
         """Count a state change."""
         self.changes += 1
 
+    async def task_note(self, task_id: int, key: str, params: dict[str, str]) -> None:
+        return None
+
     async def task_progress(self, task_id: int, sent: int, total: int) -> None:
         """Show nothing."""
 

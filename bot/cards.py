@@ -65,6 +65,8 @@ def render_card(view: TaskView, lang: str, zone: ZoneInfo) -> str:
     lines.append(_field("account", account_text(view.account, lang), lang))
     lines.append(_field("privacy", privacy_text(task.privacy, lang), lang))
     lines.append(_field("time", when_text(task.due_at, zone, lang), lang))
+    if task.publish_at is not None:
+        lines.append(_field("publish_at", when_text(task.publish_at, zone, lang), lang))
     if view.media is not None:
         lines.append(_field("file", media_text(view.media), lang))
     if task.thumbnail_key:
@@ -73,6 +75,8 @@ def render_card(view: TaskView, lang: str, zone: ZoneInfo) -> str:
         lines.append(_field("video", html.escape(video_url(task.video_id)), lang))
     if task.error and task.state in (TaskState.FAILED, TaskState.RETRY_WAIT):
         lines.append(_field("error", problem_text(task.error, lang), lang))
+    elif task.error and task.state is TaskState.QUEUED and _is_wait(task.error):
+        lines.append(_field("waits", problem_text(task.error, lang), lang))
     elif task.error and task.state is TaskState.PUBLISHED:
         lines.append(_field("note", problem_text(task.error, lang), lang))
     if task.state in EDITABLE:
@@ -161,6 +165,11 @@ REASON_KEYS = {
     "network": "reason.transient",
     "timeout": "reason.transient",
 }
+
+
+def _is_wait(stored: str) -> bool:
+    problem = decode_problem(stored)
+    return problem is not None and (problem.key or "").startswith("wait.")
 
 
 def problem_text(stored: str | None, lang: str) -> str:

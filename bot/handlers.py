@@ -22,6 +22,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.accounts_flow import install_account_flow
 from bot.cards import (
     account_line,
     card_keyboard,
@@ -599,6 +600,10 @@ def install(app: Application, deps_: BotDeps) -> None:  # type: ignore[type-arg]
         )
     )
     install_reports(app, deps_)  # /report /stats /calendar /alerts (bot/reports.py)
+    from bot.task_channels import install_task_channels
+
+    install_task_channels(app)  # /use /why (bot/task_channels.py)
+    install_account_flow(app)  # /addaccount /reauth (bot/accounts_flow.py)
     app.add_handler(MessageHandler(fresh & filters.TEXT & ~filters.COMMAND, receive_text))
     app.add_handler(MessageHandler(fresh & filters.COMMAND, unknown_command))
     app.add_handler(CallbackQueryHandler(button))

@@ -6,6 +6,8 @@ import html
 import logging
 from typing import Any
 
+from bot.messages_accounts import ACCOUNT_FLOW_MESSAGES
+from bot.messages_channels import CHANNEL_MESSAGES
 from bot.messages_input import INPUT_MESSAGES
 from bot.messages_observe import OBSERVE_MESSAGES
 
@@ -220,7 +222,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "card.field.error": {"en": "Problem", "zh": "问题"},
     "card.field.note": {"en": "Note", "zh": "注意"},
     "card.none": {"en": "—", "zh": "—"},
-    "card.no_account": {"en": "none connected", "zh": "未连接"},
+    "card.no_account": {
+        "en": "auto (the balancer picks one when it starts; /why &lt;id&gt; explains)",
+        "zh": "自动（开始上传时由均衡器选择；/why &lt;编号&gt; 说明原因）",
+    },
     "card.not_scheduled": {"en": "not scheduled", "zh": "未定时"},
     "card.thumbnail_set": {"en": "set", "zh": "已设置"},
     "card.hint": {
@@ -360,6 +365,8 @@ MESSAGES: dict[str, dict[str, str]] = {
 
 
 MESSAGES.update(OBSERVE_MESSAGES)  # progress, reports and alerts (bot/messages_observe.py)
+MESSAGES.update(CHANNEL_MESSAGES)  # quota, balancer, plans (bot/messages_channels.py)
+MESSAGES.update(ACCOUNT_FLOW_MESSAGES)  # /addaccount, /reauth (bot/messages_accounts.py)
 
 
 class Html(str):

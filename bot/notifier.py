@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.cards import (
@@ -29,6 +30,15 @@ ACCOUNT_MESSAGES = {
     AccountStatus.ERROR: "account.error",
     AccountStatus.ACTIVE: "account.back",
 }
+
+
+def _local(value: str, zone: ZoneInfo, lang: str) -> str:
+    """Show an ISO instant parameter in the reader's zone; other values as they are."""
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return when_text(instant, zone, lang) if instant.tzinfo else value
 
 
 class TelegramNotifier:
@@ -90,6 +100,18 @@ class TelegramNotifier:
             lang = self._languages.get(admin, self._language)
             body = text(key, lang, name=account.name, reason=account.status_reason or "?")
             await self._outbox.post(admin, body)
+
+    async def task_note(self, task_id: int, key: str, params: dict[str, str]) -> None:
+        """Tell the task's chat what the engine did to it, as a reply to its card."""
+        view = await self._service.view_for_card(task_id)
+        if view is None:
+            return
+        task = view.task
+        lang = self._languages.get(task.user_id, self._language)
+        zone = self._zone_of(task.user_id)
+        shown = {k: _local(v, zone, lang) for k, v in params.items()}
+        body = text(key, lang, task_id=task_id, **shown)
+        await self._outbox.post(task.chat_id, body, reply_to=task.card_message_id, task_id=None)
 
     async def task_progress(self, task_id: int, sent: int, total: int) -> None:
         """Show upload progress on the card (rate-limited by the progress reporter)."""

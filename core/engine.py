@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.assign import Assigner, Waiting, choice_record, waiting_for
 from core.errors import (
     AuthError,
     ContentError,
@@ -20,8 +21,10 @@ from core.errors import (
     TaskStateError,
     UploadLimitError,
 )
+from core.ledger import QuotaLedger
 from core.metadata import effective_privacy, validate_metadata
-from core.models import AccountStatus, Credentials, Task, TaskState
+from core.models import Account, AccountStatus, Credentials, Task, TaskState
+from core.planning import check_lead_time
 from core.ports import (
     Clock,
     MediaStore,
@@ -64,6 +67,10 @@ class EngineConfig:
     unknown_retries: int = 3
     #: Hours a file is kept after every task using it is published or cancelled.
     media_retention_h: float = 72.0
+    #: Upload speed assumed by the lead-time guard (bytes a second).
+    upload_rate_bps: float = 2_000_000.0
+    #: How often the health rules look at every account, besides after each attempt.
+    health_every_s: float = 60.0
 
 
 class Engine:
@@ -78,6 +85,7 @@ class Engine:
         clock: Clock,
         config: EngineConfig,
         retry: RetryPolicy | None = None,
+        ledger: QuotaLedger | None = None,
     ) -> None:
         self._store = store
         self._publishers = publishers
@@ -86,6 +94,9 @@ class Engine:
         self._clock = clock
         self._config = config
         self._retry = retry or RetryPolicy()
+        self.ledger = ledger
+        self._assigner = Assigner(ledger) if ledger is not None else None
+        self._health_at: datetime | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
         self._busy_accounts: set[int] = set()
         self._dispatching: asyncio.Task[None] | None = None
@@ -151,18 +162,112 @@ class Engine:
             return
         await self._lift_expired_limits()
         now = self._clock.now()
+        accounts: list[Account] | None = None
         for task in await self._store.due_tasks(now):
             if len(self._running) >= self._config.max_parallel:
                 break
             if task.id in self._running or task.account_id in self._busy_accounts:
                 continue
+            if task.account_id is None:
+                if accounts is None:
+                    accounts = await self._store.list_accounts()
+                assigned = await self._assign(task, accounts, now)
+                if assigned is None or assigned.account_id in self._busy_accounts:
+                    continue
+                task = assigned
+            if await self._must_wait(task, now):
+                continue
             await self._claim_and_run(task, now)
         await self._arm_next_due()
 
-    async def _claim_and_run(self, task: Task, now: datetime) -> None:
-        if task.account_id is None:
+    async def _assign(self, task: Task, accounts: list[Account], now: datetime) -> Task | None:
+        """Let the balancer choose the task's account; None when it has to wait."""
+        if self._assigner is None:
             await self._fail(task, "no account is assigned", reason="no_account")
+            return None
+        media = await self._store.get_media(task.media_id)
+        if media is None:
+            await self._fail(task, "the task's file is gone", reason="missing")
+            return None
+        choice, waiting = await self._assigner.pick(task, media.sha256, accounts, now)
+        record = choice_record(choice, now)
+        if waiting is not None:
+            await self._postpone(task, waiting, now, record)
+            return None
+        try:
+            assigned = await self._store.update_task(
+                task.id,
+                expected={S.QUEUED, S.RETRY_WAIT},
+                now=now,
+                account_id=choice.account_id,
+                choice=record,
+                error=None,
+            )
+        except TaskStateError:
+            return None
+        logger.info(
+            "task %s: balancer chose account %s",
+            task.id,
+            choice.account_id,
+            extra={"action": "assigned", "task_id": task.id, "account_id": choice.account_id},
+        )
+        return assigned
+
+    async def _must_wait(self, task: Task, now: datetime) -> bool:
+        """Postpone a task whose account may not start an upload now (quota, cap, spacing)."""
+        if self._assigner is None or task.account_id is None or task.video_id is not None:
+            return False
+        if task.upload_uri:
+            return False  # its session is open and its insert already paid: let it finish
+        account = await self._store.get_account(task.account_id)
+        if account is None:
+            return False
+        block = await self._assigner.block(account, now)
+        if block is None:
+            return False
+        await self._postpone(task, waiting_for(block), now, task.choice)
+        return True
+
+    async def _postpone(
+        self, task: Task, waiting: Waiting, now: datetime, choice: dict[str, object] | None
+    ) -> None:
+        """Move a due task to when it can start, keeping the instant it was wanted."""
+        record = dict(choice or {})
+        record.setdefault("wanted_at", (task.due_at or now).isoformat())
+        record["waiting"] = waiting.reason
+        problem = encode_problem(waiting.reason, waiting.params)
+        try:
+            await self._store.update_task(
+                task.id,
+                expected={S.QUEUED, S.RETRY_WAIT},
+                now=now,
+                due_at=waiting.until,
+                choice=record,
+                error=problem,
+            )
+        except TaskStateError:
             return
+        logger.info(
+            "task %s waits until %s (%s)",
+            task.id,
+            waiting.until.isoformat(),
+            waiting.reason,
+            extra={"action": "waits", "task_id": task.id, "account_id": task.account_id},
+        )
+        if task.error != problem:
+            await self._notify(task.id)
+
+    async def accounts_changed(self) -> None:
+        """An account was added or changed: rebuild the balancer and look at waiting tasks."""
+        if self._assigner is not None:
+            self._assigner.invalidate()
+        await self._store.recall_waiting(self._clock.now())
+        self.wake()
+
+    async def _claim_and_run(self, task: Task, now: datetime) -> None:
+        account_id = task.account_id
+        assert account_id is not None
+        task = await self._guard_lead_time(task, now)
         try:
             claimed = await self._store.transition(
                 task.id,
@@ -176,9 +281,87 @@ class Engine:
         except TaskStateError:
             return  # another process or a person changed it first
         self._log(claimed, "upload_started")
-        self._busy_accounts.add(task.account_id)
+        if self.ledger is not None and claimed.upload_uri is None and claimed.video_id is None:
+            account = await self._store.get_account(account_id)
+            if account is not None:
+                self.ledger.reserve(task.id, account.client_id)
+        self._busy_accounts.add(account_id)
         self._running[task.id] = asyncio.get_running_loop().create_task(self._run(claimed))
         await self._notify(claimed.id)
+
+    async def _guard_lead_time(self, task: Task, now: datetime) -> Task:
+        """Move a publish instant the upload cannot beat later, and say so; never earlier."""
+        if task.publish_at is None or task.video_id is not None:
+            return task
+        media = await self._store.get_media(task.media_id)
+        if media is None:
+            return task
+        left_s = max(0, media.size - task.upload_offset) / self._config.upload_rate_bps
+        check = check_lead_time(task.publish_at, left_s, now)
+        if check.ok or check.replanned_at is None:
+            return task
+        try:
+            moved = await self._store.update_task(
+                task.id,
+                expected={S.QUEUED, S.RETRY_WAIT},
+                now=now,
+                publish_at=check.replanned_at,
+            )
+        except TaskStateError:
+            return task
+        logger.warning(
+            "task %s: %s",
+            task.id,
+            check.describe(),
+            extra=self._extra(task, "replanned"),
+        )
+        await self._tell(
+            task.id,
+            "note.replanned",
+            {"asked": task.publish_at.isoformat(), "at": check.replanned_at.isoformat()},
+        )
+        return moved
+
+    async def _tell(self, task_id: int, key: str, params: dict[str, str]) -> None:
+        try:
+            await self._notifier.task_note(task_id, key, params)
+        except Exception:
+            logger.exception("task %s: note not sent", task_id, extra={"task_id": task_id})
+
+    async def _after_attempt(self, task: Task, *, ok: bool, reason: str | None = None) -> None:
+        """Record the attempt and apply the account's health rules."""
+        if self.ledger is None or task.account_id is None:
+            return
+        try:
+            await self.ledger.record_attempt(task.id, task.account_id, ok=ok, reason=reason)
+            account = await self._store.get_account(task.account_id)
+            if account is not None:
+                await self._apply_health(account)
+        except Exception:
+            logger.exception("account %s: health rules not applied", task.account_id)
+
+    async def _apply_health(self, account: Account) -> None:
+        assert self.ledger is not None
+        change = await self.ledger.health_of(account, self._clock.now())
+        if change is not None:
+            await self._set_status(account.id, change.status, change.reason, change.until)
+
+    async def _health_sweep(self) -> None:
+        """Apply the health rules to every active account (on a timer, besides each attempt)."""
+        if self.ledger is None:
+            return
+        now = self._clock.now()
+        if self._health_at is not None and (now - self._health_at).total_seconds() < (
+            self._config.health_every_s
+        ):
+            return
+        self._health_at = now
+        try:
+            for account in await self._store.list_accounts():
+                if account.status is AccountStatus.ACTIVE:
+                    await self._apply_health(account)
+        except Exception:
+            logger.exception("health sweep failed")
 
     async def _arm_next_due(self) -> None:
         due = await self._store.next_due_at()
@@ -193,6 +376,7 @@ class Engine:
         def sweep() -> None:
             self._arm_sweep()
             asyncio.get_running_loop().create_task(self._purge_media())
+            asyncio.get_running_loop().create_task(self._health_sweep())
             if not self._config.single_process:
                 # Another worker may have died holding leases; take its tasks over.
                 asyncio.get_running_loop().create_task(self._recover(every=False))
@@ -274,6 +458,8 @@ class Engine:
             await self._handle_failure(task, PublishError(type(exc).__name__, reason="unknown"))
         finally:
             self._running.pop(task.id, None)
+            if self.ledger is not None:
+                self.ledger.release(task.id)
             if task.account_id is not None:
                 self._busy_accounts.discard(task.account_id)
             self.wake()
@@ -356,6 +542,7 @@ class Engine:
         )
         self._log(published, "published")
         await self._notify(task.id)
+        await self._after_attempt(published, ok=True)
 
     async def _upload(
         self,
@@ -395,7 +582,14 @@ class Engine:
             return None
         try:
             with self._media.open(task.thumbnail_key) as image:
-                await publisher.set_thumbnail(credentials, video_id, image, "image/jpeg")
+                await publisher.set_thumbnail(
+                    credentials,
+                    video_id,
+                    image,
+                    "image/jpeg",
+                    account_id=task.account_id,
+                    task_id=task.id,
+                )
         except PublishError as exc:
             logger.warning(
                 "task %s: thumbnail not set: %s",
@@ -410,6 +604,8 @@ class Engine:
         now = self._clock.now()
         reason = exc.reason or type(exc).__name__
         problem = f"{reason}: {exc}" if exc.reason and str(exc) != exc.reason else reason
+        if not isinstance(exc, ContentError | AuthError | QuotaExceededError | UploadLimitError):
+            await self._after_attempt(task, ok=False, reason=reason)
         if isinstance(exc, ContentError):
             await self._fail(task, problem, reason=reason)
         elif isinstance(exc, AuthError):
@@ -417,11 +613,13 @@ class Engine:
         elif isinstance(exc, QuotaExceededError):
             reset = next_quota_reset(now) + timedelta(seconds=QUOTA_RESET_MARGIN_S)
             await self._limit_project(task, reset, reason)
-            await self._wait(task, reset, problem, reason, count_attempt=False)
+            if not await self._rebalance(task, problem, reason):
+                await self._wait(task, reset, problem, reason, count_attempt=False)
         elif isinstance(exc, UploadLimitError):
             until = now + timedelta(hours=self._config.upload_limit_wait_h)
             await self._set_status(task.account_id, AccountStatus.RATE_LIMITED, reason, until)
-            await self._wait(task, until, problem, reason, count_attempt=False)
+            if not await self._rebalance(task, problem, reason):
+                await self._wait(task, until, problem, reason, count_attempt=False)
             await self._move_waiting_tasks(task, now)
         else:
             retries = task.attempts
@@ -453,6 +651,48 @@ class Engine:
         self._log(waiting, "retry_wait")
         await self._notify(task.id)
 
+    async def _rebalance(self, task: Task, problem: str, reason: str) -> bool:
+        """Give a task that did not name its channel back to the balancer, to go elsewhere now.
+
+        Only before its upload session exists: a session belongs to its channel.
+        """
+        if self._assigner is None or _named(task) or task.upload_uri:
+            return False
+        if not await self._another_account_for(task):
+            return False
+        try:
+            released = await self._store.transition(
+                task.id,
+                S.QUEUED,
+                now=self._clock.now(),
+                actor=self.actor,
+                detail=f"to the balancer: {reason}",
+                owned_by=self._config.worker_id,
+                account_id=None,
+                due_at=self._clock.now(),
+                error=problem,
+                choice=None,
+                lease_owner=None,
+                lease_until=None,
+            )
+        except TaskStateError:
+            return False
+        self._log(released, "rebalanced")
+        await self._notify(task.id)
+        return True
+
+    async def _another_account_for(self, task: Task) -> bool:
+        """Return whether another active account may take the task (it lacks the same file)."""
+        for account in await self._store.list_accounts():
+            if account.id == task.account_id or account.status is not AccountStatus.ACTIVE:
+                continue
+            allowed = task.allowed_accounts
+            if allowed is not None and account.id not in allowed:
+                continue
+            if not await self._store.file_on_account(task.media_id, account.id):
+                return True
+        return False
+
     async def _move_waiting_tasks(self, failed: Task, now: datetime) -> None:
         """Move a paused channel's waiting tasks to another active channel that may take them.
 
@@ -463,6 +703,9 @@ class Engine:
             return
         paused = await self._store.get_account(failed.account_id)
         if paused is None:
+            return
+        if self._assigner is not None:
+            await self._release_to_balancer(paused.id, now)
             return
         others = [
             a
@@ -493,6 +736,29 @@ class Engine:
                 )
                 await self._notify(moved.id)
                 break
+
+    async def _release_to_balancer(self, account_id: int, now: datetime) -> None:
+        """Hand a paused channel's waiting tasks that did not name it back to the balancer."""
+        for task in await self._store.movable_tasks(account_id):
+            if _named(task):
+                continue
+            try:
+                moved = await self._store.update_task(
+                    task.id,
+                    expected={S.QUEUED, S.RETRY_WAIT},
+                    now=now,
+                    account_id=None,
+                    choice=None,
+                )
+            except TaskStateError:
+                continue
+            logger.info(
+                "task %s: account %s paused, back to the balancer",
+                task.id,
+                account_id,
+                extra={"action": "moved", "task_id": task.id, "account_id": account_id},
+            )
+            await self._notify(moved.id)
 
     async def _hold(self, task: Task, problem: str, reason: str) -> None:
         """Keep the task queued, neither failed nor retried, until the account is re-authorised."""
@@ -529,6 +795,8 @@ class Engine:
         previous = await self._store.set_account_status(
             account_id, status, now=self._clock.now(), reason=reason, until=until
         )
+        if self._assigner is not None:
+            self._assigner.invalidate()
         if previous is None:
             return
         logger.warning(
@@ -584,3 +852,8 @@ class Engine:
             task.account_id,
             extra=self._extra(task, action),
         )
+
+
+def _named(task: Task) -> bool:
+    """Return whether a person chose the task's channel (the balancer must not move it)."""
+    return bool(task.choice and task.choice.get("named"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Privacy(StrEnum):
@@ -78,6 +79,15 @@ class Account:
     created_at: datetime
     status_until: datetime | None = None
     status_reason: str | None = None
+    #: The account's own limits; None means the setting's default.
+    uploads_per_day: int | None = None
+    min_interval_h: float | None = None
+    #: The balancer's priority weight (1 is neutral).
+    priority: float = 1.0
+    #: The audience's peak hours in `peak_timezone` (None: the settings' defaults).
+    peak_start_h: int | None = None
+    peak_end_h: int | None = None
+    peak_timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,3 +133,9 @@ class Task:
     error: str | None = None
     lease_owner: str | None = None
     lease_until: datetime | None = None
+    #: The accounts the balancer may choose from when `account_id` is None (None: any).
+    allowed_accounts: tuple[int, ...] | None = None
+    #: The balancer's choice and its factors, for `/why`.
+    choice: dict[str, Any] | None = None
+    #: The plan (interval, batch, best time) the task was scheduled by.
+    plan_id: str | None = None

@@ -17,6 +17,7 @@ from core.models import (
     TaskState,
     VideoMetadata,
 )
+from core.quota import ApiCall
 
 
 class Clock(Protocol):
@@ -97,6 +98,16 @@ class ChannelInfo:
     title: str
 
 
+class CallMeter(Protocol):
+    """Charges every platform API call to the quota ledger, before the call is sent."""
+
+    async def charge(
+        self, client_id: str, call: ApiCall, *, account_id: int | None, task_id: int | None
+    ) -> None:
+        """Record one call (failed calls cost quota too)."""
+        ...
+
+
 class Publisher(Protocol):
     """A platform adapter that uploads videos (YouTube now, later others)."""
 
@@ -110,9 +121,16 @@ class Publisher(Protocol):
         ...
 
     async def set_thumbnail(
-        self, credentials: Credentials, video_id: str, image: BinaryIO, mime_type: str
+        self,
+        credentials: Credentials,
+        video_id: str,
+        image: BinaryIO,
+        mime_type: str,
+        *,
+        account_id: int | None = None,
+        task_id: int | None = None,
     ) -> None:
-        """Set a video's thumbnail."""
+        """Set a video's thumbnail (the call is charged to the account and task given)."""
         ...
 
     async def channel_info(self, credentials: Credentials) -> ChannelInfo:
@@ -153,6 +171,10 @@ class Notifier(Protocol):
 
     async def task_changed(self, task_id: int) -> None:
         """Tell the task's chat that the task moved to a new state."""
+        ...
+
+    async def task_note(self, task_id: int, key: str, params: dict[str, str]) -> None:
+        """Tell the task's chat something the engine did to it (a catalogue key)."""
         ...
 
     async def task_progress(self, task_id: int, sent: int, total: int) -> None:
@@ -198,6 +220,10 @@ class TaskStore(Protocol):
 
     async def renew_lease(self, task_ids: Sequence[int], owner: str, until: datetime) -> None:
         """Extend the leases this process holds."""
+        ...
+
+    async def recall_waiting(self, now: datetime) -> int:
+        """Bring tasks postponed for quota back to when they were wanted; return how many."""
         ...
 
     async def next_due_at(self) -> datetime | None:

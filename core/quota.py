@@ -76,6 +76,9 @@ class CostModel:
     thumbnail_units: int = THUMBNAIL_UNITS
     playlist_item_units: int = PLAYLIST_ITEM_UNITS
     list_units: int = LIST_UNITS
+    #: A project stops taking uploads once this share of its day is spent (the rest is kept
+    #: for thumbnails and list calls); 1 uses the whole day.
+    stop_ratio: float = 1.0
 
     def cost(self, call: ApiCall) -> Cost:
         """Return what one call takes, whether it succeeds or fails."""
@@ -96,9 +99,20 @@ class CostModel:
 
     def fits(self, used: Cost, extra: Cost) -> bool:
         """Return whether `extra` still fits in a day that already spent `used`."""
+        if extra.units and used.units >= self.stop_ratio * self.daily_units:
+            return False
+        if extra.insert_calls and used.insert_calls >= self.stop_ratio * self.insert_bucket_calls:
+            return False
         return (
             used.units + extra.units <= self.daily_units
             and used.insert_calls + extra.insert_calls <= self.insert_bucket_calls
+        )
+
+    def exhausted(self, used: Cost) -> bool:
+        """Return whether a day that spent `used` has reached the share where uploads stop."""
+        return (
+            used.units >= self.stop_ratio * self.daily_units
+            or used.insert_calls >= self.stop_ratio * self.insert_bucket_calls
         )
 
 
@@ -197,7 +211,13 @@ def remaining(
     calls = max(0, model.insert_bucket_calls - spent.insert_calls)
     counts = [units // per_upload.units] if per_upload.units else []
     counts += [calls // per_upload.insert_calls] if per_upload.insert_calls else []
-    return ProjectRemaining(units, calls, min(counts, default=0), next_reset(now))
+    # Never more than whole uploads left, and no more once the stop share is reached.
+    uploads, used = 0, spent
+    for _ in range(min(counts, default=0)):
+        if not model.fits(used, per_upload):
+            break
+        uploads, used = uploads + 1, used + per_upload
+    return ProjectRemaining(units, calls, uploads, next_reset(now))
 
 
 def uploads_left(usage: AccountUsage, limits: AccountLimits, now: datetime, tz: ZoneInfo) -> int:

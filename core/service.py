@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -106,7 +106,7 @@ class TaskService:
             file_unique_id=video.file_unique_id,
             created_at=now,
         )
-        account = await self._default_account()
+        account = await self._only_account()
         task = await self._store.create_task(
             media_id=media.id,
             account_id=account.id if account else None,
@@ -257,13 +257,8 @@ class TaskService:
 
     async def _queue(self, task_id: int, actor: Actor, due: datetime, detail: str) -> TaskView:
         task = await self._own_task(task_id, actor)
-        if task.account_id is None:
-            account = await self._default_account()
-            if account is None:
-                raise InputError("task.no_account")
-            await self._store.update_task(
-                task_id, expected=EDITABLE, now=self._clock.now(), account_id=account.id
-            )
+        if task.account_id is None and not await self._store.list_accounts():
+            raise InputError("task.no_account")
         validate_metadata(task.metadata, task.privacy, task.publish_at, self._clock.now())
         twin = await self._store.duplicate_of(task_id)
         if twin is not None:
@@ -286,6 +281,41 @@ class TaskService:
         self._changed()
         return await self.view(task_id, actor)
 
+    async def use_accounts(self, task_id: int, names: Sequence[str], actor: Actor) -> TaskView:
+        """Name the task's channel, let the balancer choose among several, or leave it "auto"."""
+        task = await self._own_task(task_id, actor, changes_upload=True)
+        if task.upload_uri:
+            raise InputError("use.session_open", task_id=task_id)
+        accounts = await self._store.list_accounts()
+        by_name = {a.name.lower(): a for a in accounts}
+        wanted = [n.strip().lstrip("@") for n in names if n.strip().lstrip("@")]
+        if [n.lower() for n in wanted] in (["auto"], ["*"]):
+            fields: dict[str, object] = {"account_id": None, "allowed_accounts": None}
+            fields["choice"] = None
+        else:
+            unknown = [n for n in wanted if n.lower() not in by_name]
+            if unknown or not wanted:
+                known = ", ".join(a.name for a in accounts) or "-"
+                raise InputError("use.unknown", name=", ".join(unknown) or "?", known=known)
+            chosen = list(dict.fromkeys(by_name[n.lower()].id for n in wanted))
+            if len(chosen) == 1:
+                if chosen[0] != task.account_id and await self._store.file_on_account(
+                    task.media_id, chosen[0]
+                ):
+                    raise InputError("use.has_file", task_id=task_id, name=wanted[0])
+                fields = {"account_id": chosen[0], "allowed_accounts": None}
+                fields["choice"] = {"named": True}
+            else:
+                fields = {"account_id": None, "allowed_accounts": chosen, "choice": None}
+        try:
+            await self._store.update_task(
+                task_id, expected=EDITABLE, now=self._clock.now(), **fields
+            )
+        except TaskStateError as exc:
+            raise InputError("task.not_editable", task_id=task_id, state=exc.current) from exc
+        self._changed()
+        return await self.view(task_id, actor)
+
     async def _visible_task(self, task_id: int, actor: Actor) -> Task:
         task = await self._store.get_task(task_id)
         if task is None:
@@ -304,16 +334,12 @@ class TaskService:
             raise InputError("task.already_uploaded", task_id=task_id)
         return task
 
-    async def _default_account(self) -> Account | None:
-        """Return the first active account, else the first one that is only waiting."""
-        accounts = await self._store.list_accounts()
-        for account in accounts:
-            if account.status is AccountStatus.ACTIVE:
-                return account
-        for account in accounts:
-            if account.status is not AccountStatus.SUSPENDED:
-                return account
-        return None
+    async def _only_account(self) -> Account | None:
+        """Return the team's one channel; with several, the balancer chooses when it starts."""
+        accounts = [
+            a for a in await self._store.list_accounts() if a.status is not AccountStatus.SUSPENDED
+        ]
+        return accounts[0] if len(accounts) == 1 else None
 
     def _require(self, actor: Actor, role: Role) -> None:
         order = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]

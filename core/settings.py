@@ -30,7 +30,13 @@ EXPECTED = {
     "default_category_id": "a YouTube category number such as 22",
     "retry_delays_s": "seconds between retries like 60,300,900",
     "daily_report_time": "a local time like 09:00",
+    "peak_hours": "local hours like 20-22 (the end may pass midnight, e.g. 22-1)",
+    "peak_timezone": "an IANA time zone such as Asia/Shanghai",
+    "quota_insert_cost": "units or bucket",
 }
+
+
+PEAK_PATTERN = r"^\s*([01]?\d|2[0-3])\s*-\s*([01]?\d|2[0-4])\s*$"
 
 
 class Settings(BaseSettings):
@@ -46,6 +52,10 @@ class Settings(BaseSettings):
     youtube_api_url: str = "https://youtube.googleapis.com/"
     google_token_uri: str = "https://oauth2.googleapis.com/token"
     google_auth_uri: str = "https://accounts.google.com/o/oauth2/auth"
+    # The OAuth client of /addaccount and /reauth (type "TVs and Limited Input devices").
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_device_uri: str = "https://oauth2.googleapis.com/device/code"
     data_dir: Path = Path("./data")
     database_url: str | None = None
     admin_ids: IdList = Field(default_factory=list)
@@ -86,7 +96,14 @@ class Settings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
-    @field_validator("telegram_token", "secret_key", "database_url", mode="before")
+    @field_validator(
+        "telegram_token",
+        "secret_key",
+        "database_url",
+        "google_client_id",
+        "google_client_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # .env.example ships `PM_TELEGRAM_TOKEN=`: an empty value means "not set".
@@ -118,7 +135,7 @@ class Settings(BaseSettings):
             raise ValueError("not a category number")
         return value.strip()
 
-    @field_validator("timezone")
+    @field_validator("timezone", "peak_timezone")
     @classmethod
     def _check_zone(cls, value: str) -> str:
         try:
@@ -173,6 +190,33 @@ class Settings(BaseSettings):
     daily_report_time: str = Field(default="09:00", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$")
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
+
+    # -- many channels: account limits, quota ledger, balancing, planning -----------------------
+    #: Each account's own cap and spacing, unless `/account <name> quota|interval` set its own.
+    account_uploads_per_day: int = Field(default=10, ge=1, le=1000)
+    account_min_interval_h: float = Field(default=2.0, ge=0, le=168)
+    #: The audiences' peak hours for "best time" (an account may set its own).
+    peak_hours: str = Field(
+        default="20-22", pattern=r"^\s*([01]?\d|2[0-3])\s*-\s*([01]?\d|2[0-4])\s*$"
+    )
+    peak_timezone: str = "Asia/Shanghai"
+    #: videos.insert as `quota_units_per_upload` units, or as one call of its own daily bucket.
+    quota_insert_cost: Literal["units", "bucket"] = "units"
+    quota_insert_bucket_calls: int = Field(default=100, ge=1)
+    quota_thumbnail_units: int = Field(default=50, ge=0)
+    #: A project takes no more uploads once this share of its day is spent.
+    quota_stop_ratio: float = Field(default=0.90, gt=0, le=1)
+    #: More than this many failed attempts within the window put an account in error.
+    health_max_errors: int = Field(default=5, ge=1)
+    health_window_s: float = Field(default=3600.0, gt=0)
+    #: Upload speed the lead-time guard assumes when it checks a publish instant.
+    upload_rate_mbps: float = Field(default=2.0, gt=0)
+
+    @property
+    def peak(self) -> tuple[int, int]:
+        """Return the default peak window's first and last hour."""
+        start, end = (int(part) for part in self.peak_hours.split("-"))
+        return start, end % 24
 
 
 def _plain(pydantic_message: str) -> str:

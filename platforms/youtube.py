@@ -37,7 +37,15 @@ from core.errors import (
     UploadLimitError,
 )
 from core.models import Credentials, Privacy
-from core.ports import ChannelInfo, MediaStore, ProgressCallback, UploadRequest, UploadResult
+from core.ports import (
+    CallMeter,
+    ChannelInfo,
+    MediaStore,
+    ProgressCallback,
+    UploadRequest,
+    UploadResult,
+)
+from core.quota import ApiCall
 
 logger = logging.getLogger(__name__)
 
@@ -170,14 +178,23 @@ class _BigBlockHTTPSConnection(httplib2.HTTPSConnectionWithTimeout):  # type: ig
 class _UploadHttp:
     """An httplib2-compatible transport that reports the session URI and guards chunk bodies."""
 
-    def __init__(self, inner: google_auth_httplib2.AuthorizedHttp) -> None:
+    def __init__(
+        self,
+        inner: google_auth_httplib2.AuthorizedHttp,
+        charge: Callable[[ApiCall], None] | None = None,
+    ) -> None:
         self._inner = inner
+        self._charge = charge
         self.on_session: Callable[[str], None] | None = None
 
     def request(
         self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, **kw: Any
     ) -> tuple[Any, bytes]:
-        """Send one request through the authorised transport."""
+        """Send one request through the authorised transport, charging it first."""
+        call = api_call_of(method, uri)
+        if call is not None and self._charge is not None:
+            # Charged before it leaves: a call cut off by a crash may still have cost quota.
+            self._charge(call)
         if body is not None and hasattr(body, "read"):
             body = _OneShotBody(body)
         secure = uri.startswith("https:")
@@ -200,6 +217,20 @@ class _UploadHttp:
     def close(self) -> None:
         """Close the pooled connections."""
         self._inner.close()
+
+
+def api_call_of(method: str, uri: str) -> ApiCall | None:
+    """Return the quota-charged call a request is, or None (chunks of a session are free)."""
+    path = uri.split("?", 1)[0]
+    if method == "POST" and path.endswith("/upload/youtube/v3/videos"):
+        return None if "upload_id=" in uri else ApiCall.VIDEOS_INSERT
+    if method == "POST" and "/thumbnails/set" in path:
+        return ApiCall.THUMBNAILS_SET
+    if method == "POST" and path.endswith("/youtube/v3/playlistItems"):
+        return ApiCall.PLAYLIST_ITEMS_INSERT
+    if method == "GET" and "/youtube/v3/" in path:
+        return ApiCall.LIST
+    return None
 
 
 def _error_details(exc: HttpError) -> tuple[str, str]:
@@ -379,6 +410,7 @@ class YouTubePublisher:
         chunk_retries: int = 3,
         chunk_retry_delay_s: float = 1.0,
         http_timeout_s: float = 60.0,
+        meter: CallMeter | None = None,
     ) -> None:
         if chunk_size <= 0 or chunk_size % CHUNK_GRANULARITY_B:
             raise ValueError(f"chunk_size must be a multiple of {CHUNK_GRANULARITY_B} bytes")
@@ -388,6 +420,7 @@ class YouTubePublisher:
         self._chunk_retries = chunk_retries
         self._chunk_retry_delay_s = chunk_retry_delay_s
         self._http_timeout_s = http_timeout_s
+        self._meter = meter
         self._credentials: dict[Credentials, tuple[_GoogleCredentials, threading.Lock]] = {}
         self._credentials_lock = threading.Lock()
 
@@ -395,9 +428,11 @@ class YouTubePublisher:
 
     async def upload(self, request: UploadRequest, on_progress: ProgressCallback) -> UploadResult:
         """Upload (or resume) a video and return it once YouTube has it."""
-        bridge = _LoopBridge(asyncio.get_running_loop(), on_progress)
+        loop = asyncio.get_running_loop()
+        bridge = _LoopBridge(loop, on_progress)
+        charge = self._charger(loop, request.credentials, request.account_id, request.task_id)
         try:
-            return await asyncio.to_thread(self._upload_sync, request, bridge)
+            return await asyncio.to_thread(self._upload_sync, request, bridge, charge)
         except asyncio.CancelledError:
             bridge.cancelled.set()
             raise
@@ -405,7 +440,14 @@ class YouTubePublisher:
             raise err.original from None
 
     async def set_thumbnail(
-        self, credentials: Credentials, video_id: str, image: BinaryIO, mime_type: str
+        self,
+        credentials: Credentials,
+        video_id: str,
+        image: BinaryIO,
+        mime_type: str,
+        *,
+        account_id: int | None = None,
+        task_id: int | None = None,
     ) -> None:
         """Set a video's thumbnail."""
 
@@ -413,13 +455,18 @@ class YouTubePublisher:
             media = MediaIoBaseUpload(image, mime_type, resumable=False)
             return service.thumbnails().set(videoId=video_id, media_body=media)
 
-        await asyncio.to_thread(self._execute, credentials, make)
+        charge = self._charger(asyncio.get_running_loop(), credentials, account_id, task_id)
+        await asyncio.to_thread(self._execute, credentials, make, charge)
         logger.info("thumbnail set for video %s", video_id)
 
     async def channel_info(self, credentials: Credentials) -> ChannelInfo:
         """Return the channel the credentials act for."""
+        charge = self._charger(asyncio.get_running_loop(), credentials, None, None)
         response = await asyncio.to_thread(
-            self._execute, credentials, lambda s: s.channels().list(part="snippet", mine=True)
+            self._execute,
+            credentials,
+            lambda s: s.channels().list(part="snippet", mine=True),
+            charge,
         )
         items = response.get("items") or []
         if not items:
@@ -430,8 +477,39 @@ class YouTubePublisher:
 
     # -- worker thread
 
-    def _upload_sync(self, request: UploadRequest, bridge: _LoopBridge) -> UploadResult:
-        http = self._http(request.credentials)
+    def _charger(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        credentials: Credentials,
+        account_id: int | None,
+        task_id: int | None,
+    ) -> Callable[[ApiCall], None] | None:
+        """Return what the worker thread calls to charge a call on the loop, waiting for it."""
+        meter = self._meter
+        if meter is None:
+            return None
+
+        def charge(call: ApiCall) -> None:
+            async def record() -> None:
+                await meter.charge(
+                    credentials.client_id, call, account_id=account_id, task_id=task_id
+                )
+
+            try:
+                asyncio.run_coroutine_threadsafe(record(), loop).result(timeout=30)
+            except Exception:
+                # Never let bookkeeping stop a call; the ledger is then short by one call.
+                logger.exception("quota charge for %s not recorded", call.value)
+
+        return charge
+
+    def _upload_sync(
+        self,
+        request: UploadRequest,
+        bridge: _LoopBridge,
+        charge: Callable[[ApiCall], None] | None = None,
+    ) -> UploadResult:
+        http = self._http(request.credentials, charge)
         try:
             with self._media_store.open(request.media_key) as stream:
                 response = self._send(request, stream, http, bridge)
@@ -501,8 +579,13 @@ class YouTubePublisher:
                 return response
             failures = 0
 
-    def _execute(self, credentials: Credentials, make: Callable[[Any], Any]) -> Any:
-        http = self._http(credentials)
+    def _execute(
+        self,
+        credentials: Credentials,
+        make: Callable[[Any], Any],
+        charge: Callable[[ApiCall], None] | None = None,
+    ) -> Any:
+        http = self._http(credentials, charge)
         try:
             return self._build(http, make).execute()
         except Exception as exc:
@@ -518,7 +601,9 @@ class YouTubePublisher:
             service = build_from_document(_discovery_document(self._api_url), http=http)
             return make(service)
 
-    def _http(self, credentials: Credentials) -> _UploadHttp:
+    def _http(
+        self, credentials: Credentials, charge: Callable[[ApiCall], None] | None = None
+    ) -> _UploadHttp:
         """Return a fresh transport using the account's cached, refreshed-once credentials."""
         base = build_http()
         base.timeout = self._http_timeout_s
@@ -536,7 +621,8 @@ class YouTubePublisher:
                 # The refresh opened a plain connection; drop it so the uploads' connection
                 # (bigger send blocks) is the one kept for the host.
                 base.close()
-        return _UploadHttp(google_auth_httplib2.AuthorizedHttp(google_credentials, http=base))
+        authorized = google_auth_httplib2.AuthorizedHttp(google_credentials, http=base)
+        return _UploadHttp(authorized, charge)
 
     def _google_credentials(
         self, credentials: Credentials

@@ -4,6 +4,12 @@ It speaks the wire protocol google-api-python-client and google-auth use: the re
 authorization-code grants, bearer-checked API calls with Google-shaped errors, resumable video
 uploads (session creation, chunked PUTs, status queries), thumbnails.set, videos.list and
 channels.list. Faults are injected with `YouTubeSandbox.fail_next`.
+
+It also serves Google's OAuth device flow ("TVs and Limited Input devices"): `POST /device/code`
+hands out a device code and a user code, and the device grant at `/token` answers the way
+Google does while the person has not decided (428 authorization_pending), when polled too often
+(403 slow_down), when refused (403 access_denied) and once the code has expired (400
+expired_token). A test plays the person with `approve_device` and `deny_device`.
 """
 
 from __future__ import annotations
@@ -34,6 +40,19 @@ from aiohttp import web
 logger = logging.getLogger(__name__)
 
 SCOPE = "https://www.googleapis.com/auth/youtube"
+DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+#: The scopes Google allows in the device flow that the sandbox knows of (not youtube.upload).
+DEVICE_SCOPES = frozenset(
+    {
+        SCOPE,
+        "https://www.googleapis.com/auth/youtube.readonly",
+        "openid",
+        "email",
+        "profile",
+    }
+)
+#: Letters of user codes: no vowels (no words) and no look-alikes.
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 ACCESS_TOKEN_TTL_S = 3600
 #: Quota cost of each emulated call, in units.
 UNIT_COSTS = {"videos.insert": 1600, "thumbnails.set": 50, "videos.list": 1, "channels.list": 1}
@@ -55,6 +74,7 @@ FAULT_KINDS = {
     "auth": "answer the next bearer-checked API call 401 authError",
     "thumbnail": "error answering the next thumbnails.set (status, reason, message)",
     "list": "error answering the next videos.list or channels.list (status, reason, message)",
+    "device_token": "error answering the next device-code poll (error=slow_down|..., status)",
 }
 
 _REASON_DOMAINS = {
@@ -77,6 +97,22 @@ _STATUS_NAMES = {
     503: "UNAVAILABLE",
 }
 _PRIVACY_STATUSES = ("private", "unlisted", "public")
+#: Google answers a device-code poll with these statuses: 428 while the person has not decided,
+#: 403 when refused or polled too often, 400 once the code has expired.
+_DEVICE_STATUSES = {
+    "authorization_pending": 428,
+    "slow_down": 403,
+    "access_denied": 403,
+    "expired_token": 400,
+    "invalid_grant": 400,
+}
+_DEVICE_ERRORS = {
+    "authorization_pending": "Precondition Required",
+    "slow_down": "Forbidden",
+    "access_denied": "Forbidden",
+    "expired_token": "Expired",
+    "invalid_grant": "The device code has already been used or is not valid.",
+}
 _CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -130,6 +166,32 @@ class ChunkRecord:
     total: int | None
     received: int
     committed: int
+
+
+@dataclass
+class DeviceAuthorization:
+    """One device-flow request, as the sandbox keeps it; `state` is what the person decided."""
+
+    device_code: str
+    user_code: str
+    client_id: str
+    scope: str
+    created_at: float
+    expires_at: float
+    interval_s: float
+    state: str = "pending"  # pending | approved | denied | claimed
+    channel_id: str | None = None
+    refresh_token: str | None = None
+    last_poll_at: float | None = None
+
+
+@dataclass
+class DevicePoll:
+    """One poll of the token endpoint with a device code, and the error it got (None: tokens)."""
+
+    user_code: str
+    at: float
+    error: str | None
 
 
 @dataclass
@@ -301,9 +363,19 @@ class YouTubeSandbox:
         self.chunks: list[ChunkRecord] = []
         self.bytes_received = 0
         self.tokens_issued = 0
+        #: Seconds the device endpoint tells clients to wait between polls (Google says 5).
+        self.device_interval_s = 5.0
+        #: Seconds a device code lives (Google says 1800).
+        self.device_expires_s = 1800.0
+        #: Seconds a slow_down adds to a device code's interval (RFC 8628 says 5).
+        self.slow_down_step_s = 5.0
+        self.device_authorizations: list[DeviceAuthorization] = []
+        self.device_polls: list[DevicePoll] = []
         self._clients: dict[str, _Client] = {}
         self._channels: dict[str, _Channel] = {}
         self._refresh_tokens: dict[str, str] = {}
+        #: The OAuth client each refresh token was issued to (a channel can consent to several).
+        self._refresh_clients: dict[str, str] = {}
         self._access_tokens: dict[str, _Grant] = {}
         self._auth_codes: dict[str, str] = {}
         self._sessions: dict[str, _Session] = {}
@@ -322,6 +394,8 @@ class YouTubeSandbox:
         app.add_routes(
             [
                 web.post("/token", self._token),
+                web.post("/device/code", self._device_code),
+                web.get("/device", self._device_page),
                 web.post("/upload/youtube/v3/videos", self._insert),
                 web.put("/upload/youtube/v3/videos", self._put),
                 web.post("/upload/youtube/v3/thumbnails/set", self._thumbnail),
@@ -332,6 +406,11 @@ class YouTubeSandbox:
                 web.post("/_sandbox/channels", self._remote_add_channel),
                 web.post("/_sandbox/auth_codes", self._remote_add_auth_code),
                 web.post("/_sandbox/faults", self._remote_fail_next),
+                web.post("/_sandbox/clients", self._remote_add_client),
+                web.get("/_sandbox/devices", self._inspect_devices),
+                web.post("/_sandbox/device/approve", self._remote_approve_device),
+                web.post("/_sandbox/device/deny", self._remote_deny_device),
+                web.post("/_sandbox/device/expire", self._remote_expire_device),
             ]
         )
         self._runner = web.AppRunner(app, access_log=None)
@@ -360,6 +439,11 @@ class YouTubeSandbox:
         """The OAuth token endpoint."""
         return self.url + "token"
 
+    @property
+    def device_uri(self) -> str:
+        """The OAuth device authorization endpoint."""
+        return self.url + "device/code"
+
     # -- set-up
 
     def add_channel(
@@ -371,14 +455,69 @@ class YouTubeSandbox:
         title: str = "Sandbox channel",
     ) -> str:
         """Register an OAuth client and a refresh token acting for a channel; return its id."""
+        self.add_client(client_id, client_secret)
+        channel_id = self._ensure_channel(channel_id, title, client_id)
+        self._refresh_tokens[refresh_token] = channel_id
+        self._refresh_clients[refresh_token] = client_id
+        return channel_id
+
+    def add_client(self, client_id: str, client_secret: str) -> None:
+        """Register an OAuth client (for the device flow, a "TVs and Limited Input" one)."""
         client = self._clients.setdefault(client_id, _Client(client_id, client_secret))
         if client.client_secret != client_secret:
             raise ValueError(f"client {client_id} is registered with another secret")
+
+    def _ensure_channel(self, channel_id: str | None, title: str, client_id: str) -> str:
         channel_id = channel_id or "UC" + secrets.token_urlsafe(16)[:22]
         if channel_id not in self._channels:
             self._channels[channel_id] = _Channel(channel_id, title, client_id, time.time())
-        self._refresh_tokens[refresh_token] = channel_id
         return channel_id
+
+    def approve_device(
+        self,
+        user_code: str,
+        channel_id: str | None = None,
+        *,
+        title: str = "Sandbox channel",
+        refresh_token: str | None = None,
+        issue_refresh_token: bool = True,
+    ) -> str:
+        """Consent to a device code as the owner of a channel (a new one unless it exists).
+
+        The next poll gets tokens: `refresh_token` (a fresh one if None), or none at all when
+        `issue_refresh_token` is false, as Google answers some re-consents. Returns the channel.
+        """
+        device = self._pending_device(user_code)
+        channel_id = self._ensure_channel(channel_id, title, device.client_id)
+        device.state = "approved"
+        device.channel_id = channel_id
+        if issue_refresh_token:
+            token = refresh_token or "1//sandbox-" + secrets.token_urlsafe(24)
+            self._refresh_tokens[token] = channel_id
+            self._refresh_clients[token] = device.client_id
+            device.refresh_token = token
+        return channel_id
+
+    def deny_device(self, user_code: str) -> None:
+        """Refuse a device code, as a person pressing "Cancel" on Google's page."""
+        self._pending_device(user_code).state = "denied"
+
+    def expire_device(self, user_code: str) -> None:
+        """Let a device code run out now."""
+        self._device_by_user_code(user_code).expires_at = time.time()
+
+    def _device_by_user_code(self, user_code: str) -> DeviceAuthorization:
+        wanted = user_code.strip().upper()
+        for device in self.device_authorizations:
+            if device.user_code == wanted:
+                return device
+        raise ValueError(f"no device code has the user code {user_code!r}")
+
+    def _pending_device(self, user_code: str) -> DeviceAuthorization:
+        device = self._device_by_user_code(user_code)
+        if device.state != "pending" or device.expires_at <= time.time():
+            raise ValueError(f"the user code {user_code!r} is no longer waiting for a decision")
+        return device
 
     def add_auth_code(self, code: str, refresh_token: str) -> None:
         """Accept `code` once in an authorization-code grant, issuing `refresh_token`."""
@@ -389,6 +528,7 @@ class YouTubeSandbox:
     def revoke(self, refresh_token: str) -> None:
         """Revoke a refresh token and every access token of its channel."""
         channel_id = self._refresh_tokens.pop(refresh_token, None)
+        self._refresh_clients.pop(refresh_token, None)
         for token, grant in list(self._access_tokens.items()):
             if grant.channel_id == channel_id:
                 del self._access_tokens[token]
@@ -496,6 +636,8 @@ class YouTubeSandbox:
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()
         grant_type = str(form.get("grant_type", ""))
+        if grant_type == DEVICE_GRANT_TYPE:
+            return self._device_token(request, form)
         refresh_token = str(form.get("refresh_token", ""))
         if grant_type == "authorization_code":
             refresh_token = self._auth_codes.get(str(form.get("code", "")), "")
@@ -511,28 +653,126 @@ class YouTubeSandbox:
         if grant_type not in ("refresh_token", "authorization_code"):
             return self._oauth_error(400, "unsupported_grant_type", "Invalid grant_type.")
         channel_id = self._refresh_tokens.get(refresh_token)
-        if channel_id is None or self._channels[channel_id].client_id != client.client_id:
+        if channel_id is None or self._refresh_clients.get(refresh_token) != client.client_id:
             message = (
                 "Token has been expired or revoked."
                 if grant_type == "refresh_token"
                 else "Malformed auth code."
             )
             return self._oauth_error(400, "invalid_grant", message)
+        body = self._issue_access_token(client.client_id, channel_id)
+        if grant_type == "authorization_code":
+            del self._auth_codes[str(form["code"])]
+            body["refresh_token"] = refresh_token
+        return web.json_response(body)
+
+    def _issue_access_token(self, client_id: str, channel_id: str) -> dict[str, Any]:
         access_token = "ya29.sandbox-" + secrets.token_urlsafe(24)
         self.tokens_issued += 1
         self._access_tokens[access_token] = _Grant(
-            client.client_id, channel_id, time.time() + ACCESS_TOKEN_TTL_S
+            client_id, channel_id, time.time() + ACCESS_TOKEN_TTL_S
         )
-        body: dict[str, Any] = {
+        return {
             "access_token": access_token,
             "expires_in": ACCESS_TOKEN_TTL_S,
             "token_type": "Bearer",
             "scope": SCOPE,
         }
-        if grant_type == "authorization_code":
-            del self._auth_codes[str(form["code"])]
-            body["refresh_token"] = refresh_token
+
+    # -- OAuth device flow
+
+    async def _device_code(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        client = self._clients.get(str(form.get("client_id", "")))
+        if client is None:
+            return self._oauth_error(401, "invalid_client", "The OAuth client was not found.")
+        scopes = str(form.get("scope", "")).split()
+        if not scopes or not set(scopes) <= DEVICE_SCOPES:
+            return self._oauth_error(400, "invalid_scope", "Invalid device flow scope.")
+        now = time.time()
+        device = DeviceAuthorization(
+            device_code="AH-sandbox-" + secrets.token_urlsafe(32),
+            user_code=self._new_user_code(),
+            client_id=client.client_id,
+            scope=" ".join(scopes),
+            created_at=now,
+            expires_at=now + self.device_expires_s,
+            interval_s=self.device_interval_s,
+        )
+        self.device_authorizations.append(device)
+        logger.debug("sandbox device code issued to %s", client.client_id)
+        return web.json_response(
+            {
+                "device_code": device.device_code,
+                "user_code": device.user_code,
+                "expires_in": self.device_expires_s,
+                "interval": self.device_interval_s,
+                "verification_url": f"{self._base_url(request)}device",
+            }
+        )
+
+    def _new_user_code(self) -> str:
+        taken = {d.user_code for d in self.device_authorizations}
+        while True:
+            letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
+            code = f"{letters[:4]}-{letters[4:]}"
+            if code not in taken:
+                return code
+
+    def _device_token(self, request: web.Request, form: Any) -> web.Response:
+        """Answer one poll of the device grant the way Google's token endpoint does."""
+        client_id, client_secret = self._client_credentials(request, form)
+        client = self._clients.get(client_id)
+        if client is None or client.client_secret != client_secret:
+            return self._oauth_error(401, "invalid_client", "The OAuth client was not found.")
+        code = str(form.get("device_code", ""))
+        device = next((d for d in self.device_authorizations if d.device_code == code), None)
+        if device is None or device.client_id != client_id:
+            return self._oauth_error(400, "invalid_grant", "Malformed device code.")
+        now = time.time()
+        status, error = self._device_answer(device, now)
+        device.last_poll_at = now
+        self.device_polls.append(DevicePoll(device.user_code, now, error))
+        if error is not None:
+            return self._oauth_error(status, error, _DEVICE_ERRORS.get(error, error))
+        assert device.channel_id is not None
+        device.state = "claimed"
+        body = self._issue_access_token(client_id, device.channel_id)
+        if device.refresh_token is not None:
+            body["refresh_token"] = device.refresh_token
         return web.json_response(body)
+
+    def _device_answer(self, device: DeviceAuthorization, now: float) -> tuple[int, str | None]:
+        """Return (HTTP status, OAuth error) for a poll; (200, None) hands out the tokens."""
+        fault = self._take_fault("device_token")
+        if fault is not None:
+            error = str(fault.params.get("error", "slow_down"))
+            if error == "slow_down":
+                device.interval_s += self.slow_down_step_s
+            return int(fault.params.get("status", _DEVICE_STATUSES.get(error, 400))), error
+        if device.state == "claimed":
+            return 400, "invalid_grant"
+        if device.expires_at <= now:
+            return 400, "expired_token"
+        if device.state == "denied":
+            return 403, "access_denied"
+        if device.state == "approved":
+            return 200, None
+        # Arrival times wobble with the network; only a clearly early poll is too fast.
+        early = device.last_poll_at is not None and now - device.last_poll_at < (
+            device.interval_s * 0.8
+        )
+        if early:
+            device.interval_s += self.slow_down_step_s
+            return 403, "slow_down"
+        return 428, "authorization_pending"
+
+    async def _device_page(self, request: web.Request) -> web.Response:
+        return web.Response(
+            text="Sandbox device sign-in. Decide on a user code with\n"
+            'POST /_sandbox/device/approve {"user_code": "ABCD-EFGH", "channel_id": ...}\n'
+            'POST /_sandbox/device/deny {"user_code": "ABCD-EFGH"}\n'
+        )
 
     @staticmethod
     def _client_credentials(request: web.Request, form: Any) -> tuple[str, str]:
@@ -890,6 +1130,50 @@ class YouTubeSandbox:
             raise _ApiError(400, "badRequest", str(exc)) from None
         return web.json_response({})
 
+    async def _remote_add_client(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            self.add_client(**body)
+        except (TypeError, ValueError) as exc:
+            raise _ApiError(400, "badRequest", str(exc)) from None
+        return web.json_response({})
+
+    async def _inspect_devices(self, request: web.Request) -> web.Response:
+        # The device code is the client's secret: the inspection shows what a person sees.
+        rows = [
+            {
+                "user_code": d.user_code,
+                "client_id": d.client_id,
+                "state": d.state,
+                "channel_id": d.channel_id,
+                "expires_at": d.expires_at,
+            }
+            for d in self.device_authorizations
+        ]
+        return web.json_response(rows)
+
+    async def _remote_approve_device(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            channel_id = self.approve_device(**body)
+        except (TypeError, ValueError) as exc:
+            raise _ApiError(400, "badRequest", str(exc)) from None
+        return web.json_response({"channel_id": channel_id})
+
+    async def _remote_deny_device(self, request: web.Request) -> web.Response:
+        return await self._remote_device_call(request, self.deny_device)
+
+    async def _remote_expire_device(self, request: web.Request) -> web.Response:
+        return await self._remote_device_call(request, self.expire_device)
+
+    async def _remote_device_call(self, request: web.Request, call: Any) -> web.Response:
+        body = await request.json()
+        try:
+            call(body["user_code"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _ApiError(400, "badRequest", str(exc)) from None
+        return web.json_response({})
+
     async def _remote_fail_next(self, request: web.Request) -> web.Response:
         body = await request.json()
         try:
@@ -902,7 +1186,8 @@ class YouTubeSandbox:
 async def _serve(host: str, port: int, storage: Path) -> None:
     sandbox = YouTubeSandbox(storage)
     await sandbox.start(host, port)
-    print(json.dumps({"url": sandbox.url, "token_uri": sandbox.token_uri}), flush=True)
+    urls = {"url": sandbox.url, "token_uri": sandbox.token_uri, "device_uri": sandbox.device_uri}
+    print(json.dumps(urls), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -21,7 +21,6 @@ from core.reports import (
     Transition,
     failure_class,
     is_error,
-    local_midnight,
 )
 from core.retry import QUOTA_RESET_ZONE
 from storage.schema import (
@@ -30,6 +29,7 @@ from storage.schema import (
     alert_cursors,
     alert_mutes,
     alert_state,
+    api_calls,
     media,
     publish_history,
     publish_tasks,
@@ -206,25 +206,19 @@ class ObserveStore:
     async def project_quota_usage(self, now: datetime) -> list[tuple[str, int, int]]:
         """Return (project, units used today, daily units) for every project (OAuth client).
 
-        TODO: the quota ledger does not exist yet, so the units used are derived: uploads
-        completed since midnight Pacific time (when YouTube resets quota) by the project's
-        accounts, times the cost of one upload; remove once the ledger records real units.
+        The units are the quota ledger's: every API call charged on today's Pacific day.
         """
-        start = local_midnight(now.astimezone(QUOTA_RESET_ZONE).date(), QUOTA_RESET_ZONE)
-        h, t = publish_history, publish_tasks
+        today = now.astimezone(QUOTA_RESET_ZONE).date().isoformat()
         used = (
-            sa.select(accounts.c.client_id, sa.func.count())
-            .select_from(
-                h.join(t, h.c.task_id == t.c.id).join(accounts, t.c.account_id == accounts.c.id)
-            )
-            .where(h.c.to_state == S.PROCESSING.value, h.c.at >= start)
-            .group_by(accounts.c.client_id)
+            sa.select(api_calls.c.client_id, sa.func.sum(api_calls.c.units))
+            .where(api_calls.c.project_day == today)
+            .group_by(api_calls.c.client_id)
         )
         projects = sa.select(accounts.c.client_id).distinct().order_by(accounts.c.client_id)
         async with self._engine.connect() as conn:
-            counts = {r[0]: int(r[1]) for r in (await conn.execute(used)).all()}
+            counts = {r[0]: int(r[1] or 0) for r in (await conn.execute(used)).all()}
             names = [r[0] for r in (await conn.execute(projects)).all()]
-        return [(p, counts.get(p, 0) * self._units_per_upload, self._daily_units) for p in names]
+        return [(p, counts.get(p, 0), self._daily_units) for p in names]
 
     async def stuck_tasks(self, now: datetime, older_than_s: float) -> list[StuckTask]:
         """Return tasks due for longer than `older_than_s` that nothing is dispatching.

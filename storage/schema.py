@@ -51,6 +51,13 @@ accounts = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("status_until", UtcDateTime),
     sa.Column("status_changed_at", UtcDateTime),
+    # migration 0005: per-account limits and audience peak (NULL: the setting's default)
+    sa.Column("uploads_per_day", sa.Integer),
+    sa.Column("min_interval_h", sa.Float),
+    sa.Column("priority", sa.Float, nullable=False, server_default="1"),
+    sa.Column("peak_start_h", sa.Integer),
+    sa.Column("peak_end_h", sa.Integer),
+    sa.Column("peak_timezone", sa.String(64)),
 )
 
 account_events = sa.Table(
@@ -130,6 +137,10 @@ publish_tasks = sa.Table(
     sa.Column("lease_until", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # migration 0005: accounts the balancer may choose from, its choice, the plan it belongs to
+    sa.Column("allowed_accounts", sa.JSON),
+    sa.Column("choice", sa.JSON),
+    sa.Column("plan_id", sa.String(32)),
     sa.Index("ix_publish_tasks_state_due", "state", "due_at"),
     sa.Index("ix_publish_tasks_account_state", "account_id", "state"),
     sa.Index("ix_publish_tasks_card", "chat_id", "card_message_id"),
@@ -189,4 +200,38 @@ people = sa.Table(
     sa.Column("language", sa.String(8)),
     sa.Column("timezone", sa.String(64)),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+
+# -- quota ledger (migration 0005): every API call charged, every attempt's outcome ------------
+
+api_calls = sa.Table(
+    "api_calls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("client_id", sa.Text, nullable=False),
+    #: The Pacific date the call is charged to (YouTube's quota day), ISO format.
+    sa.Column("project_day", sa.String(10), nullable=False),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id")),
+    #: The date in the account's own zone, ISO format.
+    sa.Column("account_day", sa.String(10)),
+    sa.Column("task_id", sa.Integer),
+    sa.Column("call", sa.String(32), nullable=False),
+    sa.Column("units", sa.Integer, nullable=False),
+    sa.Column("insert_calls", sa.Integer, nullable=False),
+    sa.Index("ix_api_calls_project", "client_id", "project_day"),
+    sa.Index("ix_api_calls_account", "account_id", "account_day"),
+)
+
+attempts = sa.Table(
+    "attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("task_id", sa.Integer, nullable=False),
+    sa.Column("account_id", sa.Integer, sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("reason", sa.String(64)),
+    sa.Index("ix_attempts_account_at", "account_id", "at"),
 )

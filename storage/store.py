@@ -420,6 +420,32 @@ class SqlStore:
             rows = (await conn.execute(query)).all()
         return [_task(r._mapping) for r in rows]
 
+    async def recall_waiting(self, now: datetime) -> int:
+        """Bring tasks postponed for quota or spacing back to the instant they were wanted.
+
+        Called when an account changed (a limit raised, a channel resumed or added): the
+        engine then looks at them again and postpones those that still have to wait.
+        """
+        query = sa.select(publish_tasks.c.id, publish_tasks.c.choice).where(
+            publish_tasks.c.state.in_(DUE_STATES),
+            publish_tasks.c.due_at > now,
+            publish_tasks.c.choice.is_not(None),
+        )
+        recalled = 0
+        async with self.engine.begin() as conn:
+            for task_id, choice in (await conn.execute(query)).all():
+                if not isinstance(choice, dict) or not choice.get("waiting"):
+                    continue
+                wanted = datetime.fromisoformat(str(choice.get("wanted_at") or now.isoformat()))
+                kept = {k: v for k, v in choice.items() if k not in ("waiting", "wanted_at")}
+                await conn.execute(
+                    sa.update(publish_tasks)
+                    .where(publish_tasks.c.id == task_id, publish_tasks.c.state.in_(DUE_STATES))
+                    .values(due_at=max(wanted, now), choice=kept or None, error=None)
+                )
+                recalled += 1
+        return recalled
+
     async def set_account_status(
         self,
         account_id: int,
@@ -740,6 +766,12 @@ def _account(m: RowMapping) -> Account:
         created_at=m["created_at"],
         status_until=m["status_until"],
         status_reason=m["status_reason"],
+        uploads_per_day=m["uploads_per_day"],
+        min_interval_h=m["min_interval_h"],
+        priority=float(m["priority"]),
+        peak_start_h=m["peak_start_h"],
+        peak_end_h=m["peak_end_h"],
+        peak_timezone=m["peak_timezone"],
     )
 
 
@@ -777,4 +809,9 @@ def _task(m: RowMapping) -> Task:
         error=m["error"],
         lease_owner=m["lease_owner"],
         lease_until=m["lease_until"],
+        allowed_accounts=(
+            tuple(m["allowed_accounts"]) if m["allowed_accounts"] is not None else None
+        ),
+        choice=m["choice"],
+        plan_id=m["plan_id"],
     )

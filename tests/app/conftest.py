@@ -96,7 +96,14 @@ body: Callable[[Message], str] = _body
 async def running_harness(
     tmp_path: Path, *, local_mode: bool = False, clock: Any = None, **overrides: Any
 ) -> AsyncIterator[Harness]:
-    """Start the emulators and the process (with settings `overrides`); stop all afterwards."""
+    """Start the emulators and the process (with settings `overrides`); stop all afterwards.
+
+    Unless a test sets them, the channel's own cap and spacing and its project's quota are out
+    of the way, so tests of other rules can publish and retry many times on one channel.
+    """
+    overrides.setdefault("account_min_interval_h", 0)
+    overrides.setdefault("account_uploads_per_day", 1000)
+    overrides.setdefault("quota_daily_units", 1_000_000)
     telegram = TelegramSandbox(tmp_path / "telegram", token=TOKEN, local_mode=local_mode)
     youtube = YouTubeSandbox(tmp_path / "youtube")
     await telegram.start()

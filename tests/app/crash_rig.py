@@ -154,6 +154,10 @@ class Rig:
                 "PM_ADMIN_IDS": "7999",
                 "PM_LANGUAGE": "en",
                 "PM_LOG_LEVEL": "INFO",
+                # Twenty uploads in a row on one channel: its cap and spacing are not tested here.
+                "PM_ACCOUNT_MIN_INTERVAL_H": "0",
+                "PM_ACCOUNT_UPLOADS_PER_DAY": "1000",
+                "PM_QUOTA_DAILY_UNITS": "10000000",
             }
         )
         env.update(self.settings)

@@ -68,9 +68,7 @@ async def test_transient_failures_past_the_allowance_fail_the_task_and_keep_the_
     assert harness.youtube.videos == []
 
 
-async def test_quota_exceeded_waits_for_the_pacific_reset_on_every_account_of_the_project(
-    harness: Harness,
-) -> None:
+async def _add_twin_and_other(harness: Harness) -> None:
     youtube = harness.youtube
     youtube.add_channel("client-1", "secret-1", "refresh-twin", channel_id="UCtwin", title="Twin")
     youtube.add_channel("client-2", "secret-2", "refresh-other", channel_id="UCother")
@@ -81,8 +79,19 @@ async def test_quota_exceeded_waits_for_the_pacific_reset_on_every_account_of_th
         secret = "secret-1" if client == "client-1" else "secret-2"
         credentials = Credentials(client, secret, token, youtube.token_uri)
         await register_youtube(harness.settings, name, credentials, "Asia/Shanghai")
+    await harness.manager.engine.accounts_changed()  # type: ignore[union-attr]
+
+
+async def test_quota_exceeded_waits_for_the_pacific_reset_on_every_account_of_the_project(
+    harness: Harness,
+) -> None:
+    youtube = harness.youtube
+    await harness.send_video(harness.clip(), "Failure drill")
+    await _add_twin_and_other(harness)
+    await harness.say("/use 1 main")
+    await harness.expect("#1 will be published on main")
     youtube.fail_next("insert", status=403, reason="quotaExceeded")
-    await _publish_now(harness)
+    await harness.say("/publish 1")
     # 04:00 UTC is 20:00 the day before in Los Angeles: the reset is at 08:00 UTC (16:00 here).
     await harness.expect("(YouTube's daily quota is used up); it tries again at 2026-12-03 16:01")
     reset = datetime(2026, 12, 3, 8, 1, tzinfo=UTC)
@@ -96,6 +105,25 @@ async def test_quota_exceeded_waits_for_the_pacific_reset_on_every_account_of_th
     harness.clock.set(reset)
     await harness.expect("is published")
     assert (await _account(harness, "twin")).status is AccountStatus.ACTIVE
+
+
+async def test_quota_exceeded_sends_a_task_left_to_the_balancer_to_another_project_now(
+    harness: Harness,
+) -> None:
+    youtube = harness.youtube
+    await harness.send_video(harness.clip(), "Failure drill")  # on main, the only channel then
+    await _add_twin_and_other(harness)
+    youtube.fail_next("insert", status=403, reason="quotaExceeded")
+    await harness.say("/publish 1")
+    await harness.expect("Task #1 is published", within_s=20)
+    assert [v.channel_id for v in youtube.videos] == ["UCother"]
+    for name in ("main", "twin"):
+        assert (await _account(harness, name)).status is AccountStatus.RATE_LIMITED
+    task = await _task(harness)
+    assert task.choice is not None and task.choice["account_id"] == 3
+    await harness.say("/why 1")
+    why = await harness.expect("#1 → ")
+    assert "other" in body(why) and "2 not active" in body(why)
 
 
 async def test_a_channel_at_its_own_upload_cap_pauses_for_a_day(harness: Harness) -> None:
@@ -113,17 +141,15 @@ async def test_a_channel_at_its_own_upload_cap_pauses_for_a_day(harness: Harness
 
 async def test_a_capped_channels_waiting_tasks_move_to_another_channel(harness: Harness) -> None:
     youtube = harness.youtube
-    youtube.add_channel("client-2", "secret-2", "refresh-other", channel_id="UCother")
-    credentials = Credentials("client-2", "secret-2", "refresh-other", youtube.token_uri)
-    await register_youtube(harness.settings, "other", credentials, "Asia/Shanghai")
+    # Both tasks start on main, the only channel when they are created.
     await harness.send_video(harness.clip("later.mp4", seed=5), "Later one")
     await harness.say("/schedule 1 in 1 hour")
     await harness.expect("will be published at")
+    await harness.send_video(harness.clip(), "Capped one")
+    youtube.add_channel("client-2", "secret-2", "refresh-other", channel_id="UCother")
+    credentials = Credentials("client-2", "secret-2", "refresh-other", youtube.token_uri)
+    await register_youtube(harness.settings, "other", credentials, "Asia/Shanghai")
     youtube.fail_next("insert", status=400, reason="uploadLimitExceeded", channel_id="UCmain")
-    await harness.send_video(
-        harness.clip(),
-        "Capped one",
-    )
     await harness.say("/publish 2")
     await harness.expect("Task #2 is published", within_s=20)
     assert (await _account(harness, "main")).status is AccountStatus.RATE_LIMITED

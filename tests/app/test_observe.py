@@ -20,6 +20,7 @@ from app.monitoring import Monitoring
 from bot import charts
 from core.alerts import AlertKind
 from core.models import AccountStatus, Privacy, TaskState, VideoMetadata
+from core.quota import ApiCall
 from tests.app.conftest import ADMIN, OPERATOR, Harness, body, running_harness
 
 S = TaskState
@@ -34,6 +35,8 @@ ALERTING: dict[str, Any] = {
     "alert_error_min_attempts": 3,
     "alert_stuck_s": 30,
     "quota_daily_units": 1700,
+    # The quota alert (at 90%) is tested alone: the channel is not rate-limited at 94%.
+    "quota_stop_ratio": 1.0,
 }
 
 
@@ -151,7 +154,13 @@ async def _account_clears(h: Harness) -> None:
 
 
 async def _quota_holds(h: Harness) -> object:
-    return await _task(h, S.QUEUED, S.UPLOADING, S.PROCESSING, S.PUBLISHED)  # 1600 of 1700
+    task = await _task(h, S.QUEUED, S.UPLOADING, S.PROCESSING, S.PUBLISHED)
+    assert h.manager is not None and h.manager.engine.ledger is not None
+    # What the publisher charges for the upload's insert call: 1600 of 1700 units.
+    await h.manager.engine.ledger.charge(
+        "client-1", ApiCall.VIDEOS_INSERT, account_id=1, task_id=task
+    )
+    return task
 
 
 async def _quota_clears(h: Harness) -> None:
@@ -357,7 +366,7 @@ def _free_port() -> int:
 
 async def test_metrics_are_served_over_http_from_the_store(tmp_path: Path) -> None:
     port = _free_port()
-    async with running_harness(tmp_path, metrics_port=port) as h:
+    async with running_harness(tmp_path, metrics_port=port, quota_daily_units=10_000) as h:
         await h.send_video(h.clip(), "Harbour sunrise")
         await h.say("/publish 1")
         await h.expect("is published")

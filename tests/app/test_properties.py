@@ -75,5 +75,7 @@ async def test_any_caption_gets_a_card_or_a_clear_refusal(
     answer = await harness.expect("", new_only=True)
     text = str(answer.get("text"))
     assert INTERNAL_ERROR not in text
-    assert text.startswith("🎬 Task #") or "YouTube allows" in text or "title" in text.lower()
+    assert text.startswith("🎬 Task #") or any(
+        words in text for words in ("YouTube allows", "YouTube does not allow", "title")
+    )
     assert _handler_failures(caplog) == []

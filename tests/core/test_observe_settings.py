@@ -34,7 +34,7 @@ def test_a_bad_report_time_stops_the_start_naming_the_setting(value: str) -> Non
 def test_every_monitoring_setting_is_documented() -> None:
     example = (ROOT / ".env.example").read_text(encoding="utf-8")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert len(MONITORING) == 14
+    assert len(MONITORING) == 18
     for name in MONITORING:
         assert f"PM_{name.upper()}=" in example, name
         assert f"`PM_{name.upper()}`" in readme, name

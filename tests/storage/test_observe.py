@@ -12,7 +12,9 @@ import pytest
 
 from core.alerts import AlertKind, AlertRecord
 from core.models import AccountStatus, Credentials, Privacy, TaskState, VideoMetadata
+from core.quota import ApiCall, CostModel, project_day
 from storage.crypto import SecretBox
+from storage.ledger import SqlLedger
 from storage.observe import ObserveStore
 from storage.store import SqlStore
 
@@ -151,17 +153,30 @@ async def test_account_states_are_each_accounts_latest_event(db: Db) -> None:
     assert (states["other"].status, states["other"].until) == (AccountStatus.RATE_LIMITED, until)
 
 
-async def test_quota_usage_counts_todays_uploads_in_pacific_time_per_project(db: Db) -> None:
+async def _charge(db: Db, client_id: str, call: ApiCall, at: datetime) -> None:
+    model = CostModel()
+    await SqlLedger(db.store.engine).add_call(
+        at=at,
+        client_id=client_id,
+        project_day=project_day(at),
+        account_id=None,
+        account_day=None,
+        task_id=None,
+        call=call,
+        cost=model.cost(call),
+    )
+
+
+async def test_quota_usage_is_the_ledgers_calls_of_the_pacific_day_per_project(db: Db) -> None:
     # Pacific midnight of 2026-12-02 is 08:00 UTC that day.
-    for name, at in (
-        ("main", datetime(2026, 12, 2, 8, 0, tzinfo=UTC)),
-        ("second", NOW - timedelta(hours=1)),
-        ("main", datetime(2026, 12, 2, 7, 59, tzinfo=UTC)),  # yesterday, Pacific
+    for call, at in (
+        (ApiCall.VIDEOS_INSERT, datetime(2026, 12, 2, 8, 0, tzinfo=UTC)),
+        (ApiCall.THUMBNAILS_SET, NOW - timedelta(hours=1)),
+        (ApiCall.VIDEOS_INSERT, datetime(2026, 12, 2, 7, 59, tzinfo=UTC)),  # yesterday, Pacific
     ):
-        await db.publish(await db.task(name), at)
+        await _charge(db, "client-1", call, at)
     usage = await db.observe.project_quota_usage(NOW)
-    # The processing transition is 2 s after the first one: the 07:59 upload stays yesterday.
-    assert usage == [("client-1", 2 * 1600, 10_000), ("client-2", 0, 10_000)]
+    assert usage == [("client-1", 1600 + 50, 10_000), ("client-2", 0, 10_000)]
 
 
 async def test_stuck_tasks_are_due_a_while_on_an_idle_active_account(db: Db) -> None:
@@ -211,6 +226,7 @@ async def test_alert_state_mutes_and_cursors_are_stored(db: Db) -> None:
 
 async def test_the_metrics_snapshot_totals_uploads_failures_and_bytes(db: Db) -> None:
     await db.publish(await db.task(size=5000), NOW)
+    await _charge(db, "client-1", ApiCall.VIDEOS_INSERT, NOW)
     retried = await db.task("second", size=7000)
     await db.move(retried, S.QUEUED, S.UPLOADING, S.RETRY_WAIT, at=NOW, due_at=NOW)
     failed = await db.task("second")
