@@ -18,13 +18,15 @@ from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app import logs
-from app.wiring import build, open_store
+from app.wiring import build, build_ledger, open_store
+from core.clock import SystemClock
 from core.errors import PublishError, PublishManagerError, TransientPublishError
 from core.models import Account, AccountStatus, Credentials
-from core.ports import ChannelInfo
+from core.ports import ChannelInfo, Clock
 from core.settings import Settings, load_settings
 from media.store import LocalMediaStore
 from platforms.youtube import YouTubePublisher
+from storage.ledger import SqlLedger
 from storage.store import DuplicateAccountError
 
 logger = logging.getLogger(__name__)
@@ -225,12 +227,18 @@ async def add_youtube(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def register_youtube(
-    settings: Settings, name: str, credentials: Credentials, zone: str, *, verify: bool = True
+    settings: Settings,
+    name: str,
+    credentials: Credentials,
+    zone: str,
+    *,
+    verify: bool = True,
+    clock: Clock | None = None,
 ) -> Account:
     """Store a YouTube account, first asking YouTube which channel the credentials act for."""
     channel_id = channel_title = None
     if verify:
-        info = await _verify(settings, credentials)
+        info = await _verify(settings, credentials, clock)
         channel_id, channel_title = info.channel_id, info.title
     store = await open_store(settings)
     try:
@@ -292,8 +300,15 @@ async def _credentials_from(settings: Settings, args: argparse.Namespace) -> Cre
     )
 
 
-async def _verify(settings: Settings, credentials: Credentials) -> ChannelInfo:
-    publisher = YouTubePublisher(settings.youtube_api_url, LocalMediaStore(settings.media_dir))
+async def _verify(
+    settings: Settings, credentials: Credentials, clock: Clock | None = None
+) -> ChannelInfo:
+    store = await open_store(settings)
+    # The check is an API call like any other: charged to the project's quota in the ledger.
+    meter = build_ledger(settings, SqlLedger(store.engine), clock or SystemClock())
+    publisher = YouTubePublisher(
+        settings.youtube_api_url, LocalMediaStore(settings.media_dir), meter=meter
+    )
     try:
         return await publisher.channel_info(credentials)
     except TransientPublishError as exc:
@@ -306,6 +321,8 @@ async def _verify(settings: Settings, credentials: Credentials) -> ChannelInfo:
             f"YouTube did not accept these credentials ({exc.reason or exc}); "
             "check the client id, secret and refresh token"
         ) from None
+    finally:
+        await store.close()
 
 
 def consent_flow(settings: Settings, client_id: str, client_secret: str, port: int = 0) -> str:

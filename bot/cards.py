@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.messages import Html, text
-from core.models import Account, Media, Privacy, Task, TaskState
+from core.models import Account, AccountStatus, Media, Privacy, Task, TaskState
 from core.problems import decode_problem
 from core.service import TaskView
 from core.states import EDITABLE
@@ -77,6 +77,9 @@ def render_card(view: TaskView, lang: str, zone: ZoneInfo) -> str:
         lines.append(_field("error", problem_text(task.error, lang), lang))
     elif task.error and task.state is TaskState.QUEUED and _is_wait(task.error):
         lines.append(_field("waits", problem_text(task.error, lang), lang))
+    held = _held_by_account(view.account, zone, lang)
+    if held is not None and task.state in (TaskState.QUEUED, TaskState.RETRY_WAIT):
+        lines.append(_field("waits", held, lang))
     elif task.error and task.state is TaskState.PUBLISHED:
         lines.append(_field("note", problem_text(task.error, lang), lang))
     if task.state in EDITABLE:
@@ -165,6 +168,28 @@ REASON_KEYS = {
     "network": "reason.transient",
     "timeout": "reason.transient",
 }
+
+
+#: Why a channel was rate-limited, in words (its status reason -> catalogue key).
+_LIMIT_REASONS = {
+    "project_quota": "wait.project_quota",
+    "quotaExceeded": "wait.project_quota",
+    "account_cap": "wait.account_cap",
+    "uploadLimitExceeded": "wait.upload_limit",
+}
+
+
+def _held_by_account(account: Account | None, zone: ZoneInfo, lang: str) -> str | None:
+    """Return why a channel that is not active holds its tasks, or None if it is active."""
+    if account is None or account.status is AccountStatus.ACTIVE:
+        return None
+    name = account.name
+    if account.status is AccountStatus.RATE_LIMITED:
+        key = _LIMIT_REASONS.get(account.status_reason or "")
+        why = text(key, lang) if key else html.escape(account.status_reason or "?")
+        until = when_text(account.status_until, zone, lang)
+        return text("wait.account.rate_limited", lang, name=name, until=until, why=why)
+    return text(f"wait.account.{account.status.value}", lang, name=name)
 
 
 def _is_wait(stored: str) -> bool:

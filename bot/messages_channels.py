@@ -6,6 +6,35 @@ Telegram HTML, like bot/messages.py; merged into its MESSAGES.
 from __future__ import annotations
 
 CHANNEL_MESSAGES: dict[str, dict[str, str]] = {
+    "task.duplicate_any": {
+        "en": "Task #{task_id} is the same file as task #{other}, which is published or on its "
+        "way. A video goes to one channel unless you ask for more: /use {task_id} &lt;account&gt; "
+        "for another channel, or /interval to spread it over several.",
+        "zh": "任务 #{task_id} 与任务 #{other} 是同一个文件，后者已发布或正在发布。除非明确要求，"
+        "一个视频只发布到一个频道：用 /use {task_id} &lt;账号&gt; 指定另一个频道，"
+        "或用 /interval 分发到多个频道。",
+    },
+    "wait.upload_limit": {
+        "en": "the channel reached YouTube's own daily upload limit",
+        "zh": "该频道达到了 YouTube 自身的每日上传上限",
+    },
+    "wait.account.rate_limited": {
+        "en": "{name} is paused until {until}: {why}",
+        "zh": "{name} 暂停至 {until}：{why}",
+    },
+    "wait.account.suspended": {
+        "en": "{name} is paused by an admin (/account {name} resume)",
+        "zh": "{name} 已被管理员暂停（/account {name} resume 恢复）",
+    },
+    "wait.account.error": {
+        "en": "{name} had too many errors; an admin looks at it and resumes it with "
+        "/account {name} resume",
+        "zh": "{name} 出错过多；请管理员检查后用 /account {name} resume 恢复",
+    },
+    "wait.account.needs_auth": {
+        "en": "{name} needs to be authorised again: an admin sends /reauth {name}",
+        "zh": "{name} 需要重新授权：请管理员发送 /reauth {name}",
+    },
     "card.field.publish_at": {"en": "Goes public", "zh": "公开时间"},
     "card.field.waits": {"en": "Waits", "zh": "等待"},
     "wait.project_quota": {

@@ -26,7 +26,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.parser import BytesParser
@@ -356,6 +356,8 @@ class YouTubeSandbox:
     """A local YouTube Data API v3 and OAuth token endpoint, served by aiohttp."""
 
     def __init__(self, storage_dir: Path) -> None:
+        #: What "now" is for publishAt checks (seconds since the epoch); tests set their clock.
+        self.clock: Callable[[], float] = time.time
         self.storage_dir = Path(storage_dir)
         self.storage_dir.mkdir(parents=True, exist_ok=True)
         self.videos: list[ReceivedVideo] = []
@@ -582,6 +584,12 @@ class YouTubeSandbox:
             return fault
         return None
 
+    def _charge_refused(self, fault: _Fault, client_id: str, call: str) -> None:
+        """Charge a call refused as invalid (4xx): YouTube bills invalid requests too."""
+        status = int(fault.params.get("status", 500))
+        if 400 <= status < 500 and fault.params.get("reason") != "quotaExceeded":
+            self._charge(client_id, call)
+
     def _charge(self, client_id: str, call: str) -> None:
         self._units[client_id] = self._units.get(client_id, 0) + UNIT_COSTS[call]
 
@@ -798,6 +806,7 @@ class YouTubeSandbox:
         raw = await request.read()
         fault = self._take_fault("insert", grant.channel_id)
         if fault is not None:
+            self._charge_refused(fault, grant.client_id, "videos.insert")
             raise _fault_error(fault, 500, "backendError")
         self._charge(grant.client_id, "videos.insert")
         try:
@@ -806,7 +815,8 @@ class YouTubeSandbox:
             raise _ApiError(400, "parseError", "The request body is not valid JSON.") from None
         if not isinstance(metadata, dict):
             raise _ApiError(400, "parseError", "The request body is not a JSON object.")
-        validate_metadata(metadata, time.time())
+        # The publish instant is judged by the caller's clock when a test drives one.
+        validate_metadata(metadata, self.clock())
         media_type = request.headers.get("X-Upload-Content-Type", "application/octet-stream")
         if not (media_type.startswith("video/") or media_type == "application/octet-stream"):
             raise _ApiError(400, "invalidMediaType", "The media type is not a video type.")
@@ -997,6 +1007,7 @@ class YouTubeSandbox:
         video = self._videos_by_id.get(request.query.get("videoId", ""))
         fault = self._take_fault("thumbnail", grant.channel_id)
         if fault is not None:
+            self._charge_refused(fault, grant.client_id, "thumbnails.set")
             raise _fault_error(fault, 500, "backendError")
         self._charge(grant.client_id, "thumbnails.set")
         if video is None:

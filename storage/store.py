@@ -249,7 +249,11 @@ class SqlStore:
             return (await conn.execute(query)).first() is not None
 
     async def duplicate_of(self, task_id: int) -> Task | None:
-        """Return another live or published task that puts the same file on the same account."""
+        """Return another live or published task that puts the same file on the same account.
+
+        A task left to the balancer (no account) has a twin in any task with the same file:
+        spreading one file over several channels is done only when asked (/use, /interval).
+        """
         this = publish_tasks.alias("this")
         this_media = media.alias("this_media")
         query = (
@@ -260,7 +264,10 @@ class SqlStore:
             .where(
                 this.c.id == task_id,
                 publish_tasks.c.id != task_id,
-                publish_tasks.c.account_id == this.c.account_id,
+                sa.or_(
+                    publish_tasks.c.account_id == this.c.account_id,
+                    this.c.account_id.is_(None),
+                ),
                 publish_tasks.c.state.in_(
                     [
                         TaskState.QUEUED.value,

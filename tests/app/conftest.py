@@ -125,8 +125,10 @@ async def running_harness(
     )
     youtube.add_channel("client-1", "secret-1", "refresh-1", channel_id="UCmain", title="Main")
     credentials = Credentials("client-1", "secret-1", "refresh-1", youtube.token_uri)
-    await register_youtube(settings, "main", credentials, settings.timezone)
-    h = Harness(telegram, youtube, settings, clock or ManualClock(START), tmp_path)
+    clock = clock or ManualClock(START)
+    await register_youtube(settings, "main", credentials, settings.timezone, clock=clock)
+    h = Harness(telegram, youtube, settings, clock, tmp_path)
+    youtube.clock = lambda: h.clock.now().timestamp()  # publishAt is judged by the test's clock
     await h.start()
     try:
         yield h

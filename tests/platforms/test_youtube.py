@@ -505,3 +505,31 @@ async def test_channel_info_returns_the_registered_channel(
 def test_chunk_size_must_be_a_multiple_of_256_kib(store: LocalMediaStore) -> None:
     with pytest.raises(ValueError):
         YouTubePublisher("http://127.0.0.1:1/", store, chunk_size=CHUNK_B + 1)
+
+
+@pytest.mark.parametrize(
+    ("method", "uri", "call"),
+    [
+        ("POST", "http://h/upload/youtube/v3/videos?uploadType=resumable&part=snippet", "insert"),
+        ("PUT", "http://h/upload/youtube/v3/videos?uploadType=resumable&upload_id=x", None),
+        ("POST", "http://h/upload/youtube/v3/videos?uploadType=resumable&upload_id=x", None),
+        ("POST", "http://h/upload/youtube/v3/thumbnails/set?videoId=v", "thumbnail"),
+        ("GET", "http://h/youtube/v3/channels?part=snippet&mine=true", "list"),
+        ("POST", "http://h/youtube/v3/playlistItems?part=snippet", "playlist"),
+        ("POST", "http://h/token", None),
+    ],
+)
+def test_each_request_is_charged_as_the_call_it_is(
+    method: str, uri: str, call: str | None
+) -> None:
+    from core.quota import ApiCall
+    from platforms.youtube import api_call_of
+
+    expected = {
+        "insert": ApiCall.VIDEOS_INSERT,
+        "thumbnail": ApiCall.THUMBNAILS_SET,
+        "list": ApiCall.LIST,
+        "playlist": ApiCall.PLAYLIST_ITEMS_INSERT,
+        None: None,
+    }[call]
+    assert api_call_of(method, uri) is expected
