@@ -97,6 +97,7 @@ class Engine:
         self.ledger = ledger
         self._assigner = Assigner(ledger) if ledger is not None else None
         self._health_at: datetime | None = None
+        self._accounts_seen: int | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
         self._busy_accounts: set[int] = set()
         self._dispatching: asyncio.Task[None] | None = None
@@ -357,9 +358,14 @@ class Engine:
             return
         self._health_at = now
         try:
-            for account in await self._store.list_accounts():
-                if account.status is AccountStatus.ACTIVE:
-                    await self._apply_health(account)
+            accounts = await self._store.list_accounts()
+            signature = hash(tuple((a.id, a.status, a.status_until) for a in accounts))
+            if self._accounts_seen is not None and signature != self._accounts_seen:
+                # Another process (the command line, say) added or changed an account.
+                await self.accounts_changed()
+            self._accounts_seen = signature
+            for account, change in await self.ledger.health_all(accounts, now):
+                await self._set_status(account.id, change.status, change.reason, change.until)
         except Exception:
             logger.exception("health sweep failed")
 

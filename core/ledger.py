@@ -413,6 +413,45 @@ class QuotaLedger:
 
     # -- health -------------------------------------------------------------------------------
 
+    async def health_all(
+        self, accounts: Sequence[Account], now: datetime
+    ) -> list[tuple[Account, StatusChange]]:
+        """Apply the health rules to many accounts with one query per record kind."""
+        active = [a for a in accounts if a.status is AccountStatus.ACTIVE]
+        if not active:
+            return []
+        counts = await self.store.attempt_counts(now - self.health.window)
+        spent = await self.project_spent(now)
+        usage = await self.account_usage(active, now)
+        changes = []
+        for account in active:
+            change = self._rules(
+                account,
+                now,
+                counts.get(account.id, (0, 0))[1],
+                spent.get(account.client_id, Cost()),
+                usage[account.id],
+            )
+            if change is not None:
+                changes.append((account, change))
+        return changes
+
+    def _rules(
+        self, account: Account, now: datetime, failed: int, spent: Cost, usage: AccountUsage
+    ) -> StatusChange | None:
+        if failed > self.health.max_errors:
+            minutes = round(self.health.window.total_seconds() / 60)
+            return StatusChange(AccountStatus.ERROR, f"errors:{failed}:{minutes}")
+        if self.model.exhausted(spent):
+            return StatusChange(
+                AccountStatus.RATE_LIMITED, "project_quota", self.project_reset(now)
+            )
+        zone = ZoneInfo(account.timezone)
+        used = usage.uploads if usage.day == account_day(now, zone) else 0
+        if used >= self.defaults.limits(account).uploads_per_day:
+            return StatusChange(AccountStatus.RATE_LIMITED, "account_cap", next_reset(now, zone))
+        return None
+
     async def health_of(
         self, account: Account, now: datetime, *, spent: Cost | None = None
     ) -> StatusChange | None:
@@ -425,21 +464,9 @@ class QuotaLedger:
         if account.status is not AccountStatus.ACTIVE:
             return None
         counts = await self.store.attempt_counts(now - self.health.window)
-        _ok, failed = counts.get(account.id, (0, 0))
-        if failed > self.health.max_errors:
-            minutes = round(self.health.window.total_seconds() / 60)
-            return StatusChange(AccountStatus.ERROR, f"errors:{failed}:{minutes}")
         if spent is None:
             spent = (await self.project_spent(now, [account.client_id])).get(
                 account.client_id, Cost()
             )
-        if self.model.exhausted(spent):
-            return StatusChange(
-                AccountStatus.RATE_LIMITED, "project_quota", self.project_reset(now)
-            )
         usage = (await self.account_usage([account], now))[account.id]
-        limits = self.defaults.limits(account)
-        if usage.uploads >= limits.uploads_per_day:
-            zone = ZoneInfo(account.timezone)
-            return StatusChange(AccountStatus.RATE_LIMITED, "account_cap", next_reset(now, zone))
-        return None
+        return self._rules(account, now, counts.get(account.id, (0, 0))[1], spent, usage)
