@@ -15,6 +15,7 @@ from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from app.monitoring import Monitoring, build_monitoring
+from bot.accounts_admin import DEPS_KEY as ACCOUNTS_ADMIN_KEY
 from bot.accounts_flow import AccountFlowDeps
 from bot.files import TelegramFiles
 from bot.handlers import BotDeps, install
@@ -22,11 +23,13 @@ from bot.notifier import TelegramNotifier
 from bot.outbox import TelegramOutbox
 from bot.updates import PerChatUpdateProcessor
 from core.access import AccessList
+from core.accounts import AccountService
 from core.clock import SystemClock
 from core.engine import Engine, EngineConfig
 from core.errors import ConfigError
 from core.ledger import AccountDefaults, HealthRules, QuotaLedger
 from core.models import Privacy
+from core.plans import PlanService
 from core.ports import Clock, VideoInfo
 from core.quota import CostModel, InsertCost
 from core.retry import RetryPolicy
@@ -226,6 +229,14 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
         remember_timezone=lambda user_id, zone: store.set_timezone(user_id, zone, clock.now()),
     )
     install(application, deps)
+    application.bot_data["plans"] = PlanService(  # /publishat /interval /batch /best
+        store,
+        ledger,
+        media,
+        clock,
+        upload_rate_bps=settings.upload_rate_mbps * 1_000_000,
+        on_change=lambda: engine_ref[0].wake(),
+    )
     secret = settings.google_client_secret
     application.bot_data["account_flow"] = AccountFlowDeps(
         store=store,
@@ -279,6 +290,20 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
     notifier.progress = monitoring.progress
     monitoring.progress.timezones = deps.timezones
     # -- end of monitoring ---------------------------------------------------------------------
+    # -- channel administration (/accounts, /account, /quota) and status announcements ---------
+    application.bot_data[ACCOUNTS_ADMIN_KEY] = AccountService(
+        store,
+        SqlLedger(store.engine),
+        ledger,
+        clock,
+        team_timezone=settings.timezone,
+        history=monitoring.observe,
+        listener=notifier,
+        on_change=engine.accounts_changed,
+    )
+    if settings.alert_chat_ids:
+        notifier.announce = monitoring.alerts.evaluate
+        notifier.alert_chat_ids = frozenset(settings.alert_chat_ids)
     return PublishManager(
         settings, store, media, clock, engine, service, application, http, outbox, monitoring
     )

@@ -22,9 +22,9 @@ from telegram.ext import (
     filters,
 )
 
+from bot.accounts_admin import install_accounts_admin
 from bot.accounts_flow import install_account_flow
 from bot.cards import (
-    account_line,
     card_keyboard,
     human_size,
     privacy_keyboard,
@@ -404,19 +404,6 @@ async def queue_command(update: Update, context: Context) -> None:
     await reply(update, _fit("\n".join(lines)))
 
 
-async def accounts_command(update: Update, context: Context) -> None:
-    """/accounts: the connected channels."""
-    actor = actor_of(update, context)
-    accounts = await deps(context).service.accounts(actor)
-    if not accounts:
-        await reply(update, text("accounts.none", actor.language))
-        return
-    lines = [text("accounts.header", actor.language)] + [
-        account_line(a, actor.language) for a in accounts
-    ]
-    await reply(update, _fit("\n".join(lines)))
-
-
 async def button(update: Update, context: Context) -> None:
     """Handle a card button; unknown or forged data gets a short answer and changes nothing."""
     query = update.callback_query
@@ -581,7 +568,6 @@ def install(app: Application, deps_: BotDeps) -> None:  # type: ignore[type-arg]
         "cancel": cancel_command,
         "status": status_command,
         "queue": queue_command,
-        "accounts": accounts_command,
         "title": title_command,
         "description": description_command,
         "tags": tags_command,
@@ -600,9 +586,12 @@ def install(app: Application, deps_: BotDeps) -> None:  # type: ignore[type-arg]
         )
     )
     install_reports(app, deps_)  # /report /stats /calendar /alerts (bot/reports.py)
+    install_accounts_admin(app)  # /accounts /account /quota (bot/accounts_admin.py)
+    from bot.plans import install_plans
     from bot.task_channels import install_task_channels
 
     install_task_channels(app)  # /use /why (bot/task_channels.py)
+    install_plans(app)  # /publishat /interval /batch /best (bot/plans.py)
     install_account_flow(app)  # /addaccount /reauth (bot/accounts_flow.py)
     app.add_handler(MessageHandler(fresh & filters.TEXT & ~filters.COMMAND, receive_text))
     app.add_handler(MessageHandler(fresh & filters.COMMAND, unknown_command))

@@ -7,9 +7,11 @@ import logging
 from typing import Any
 
 from bot.messages_accounts import ACCOUNT_FLOW_MESSAGES
+from bot.messages_admin import ADMIN_MESSAGES
 from bot.messages_channels import CHANNEL_MESSAGES
 from bot.messages_input import INPUT_MESSAGES
 from bot.messages_observe import OBSERVE_MESSAGES
+from bot.messages_plans import PLAN_MESSAGES
 
 logger = logging.getLogger(__name__)
 
@@ -24,40 +26,66 @@ MESSAGES: dict[str, dict[str, str]] = {
         "#话题 会成为标签。我会回复一张任务卡片，可以立即发布或定时发布。/help 查看全部命令。",
     },
     "help": {
-        "en": "<b>Commands</b>\n"
+        "en": "<b>Tasks</b>\n"
         "/publish &lt;id&gt; — publish now\n"
         "/schedule &lt;id&gt; &lt;when&gt; — publish at a time (“tomorrow 8pm”, "
         "“in 2 hours”, “2026-12-05 20:00”, “明天 20:00”)\n"
+        "/publishat &lt;id&gt; &lt;when&gt; — upload now, YouTube makes it public at that time\n"
         "/privacy &lt;id&gt; private|unlisted|public — visibility\n"
         "/cancel &lt;id&gt; — cancel a task\n"
         "/status &lt;id&gt; — a task in full\n"
         "/title, /description, /tags &lt;id&gt; … — change the metadata\n"
         "/retry &lt;id&gt; — try a failed task again\n"
-        "/tz [zone] — your own time zone\n"
         "/queue — unfinished tasks\n"
-        "/accounts — connected channels\n"
+        "<b>Accounts and plans</b>\n"
+        "/use &lt;id&gt; &lt;account…|auto&gt; — the channel(s) a task may go to\n"
+        "/why &lt;id&gt; — why the balancer chose its channel\n"
+        "/interval &lt;id&gt; &lt;hours&gt; &lt;account…&gt; — the same video on several "
+        "channels, hours apart\n"
+        "/batch [ids…] &lt;plan&gt; [on &lt;account…&gt;] — spread drafts as one plan "
+        "(“daily 20:00”, “every 3h”, “best”)\n"
+        "/best &lt;id&gt; [account…] — publish at the audience's best hour\n"
+        "/accounts — every channel: status, uploads today, next free slot, priority\n"
+        "/account &lt;name&gt; — one channel in full; admins: pause, resume, priority, quota, "
+        "interval, peak, tz\n"
+        "/quota — the YouTube quota used and left, per project and per channel\n"
+        "/addaccount [name] · /reauth &lt;name&gt; — admins: connect or re-authorise a "
+        "channel\n"
+        "<b>Reports</b>\n"
         "/report [today|yesterday|week|month] — results, with a chart\n"
         "/stats — live figures · /calendar — the coming week\n"
         "/alerts — which alerts this chat hears\n"
-        "/help — this list\n\n"
+        "/tz [zone] — your own time zone · /help — this list\n\n"
         "Send a video to create a task; reply to its card with a photo to set the thumbnail. "
         "Times are in {zone}.",
-        "zh": "<b>命令</b>\n"
+        "zh": "<b>任务</b>\n"
         "/publish &lt;编号&gt; — 立即发布\n"
         "/schedule &lt;编号&gt; &lt;时间&gt; — 定时发布（“明天 20:00”、“今晚8点”、"
         "“2小时后”、“tomorrow 8pm”）\n"
+        "/publishat &lt;编号&gt; &lt;时间&gt; — 立即上传，由 YouTube 在该时间公开\n"
         "/privacy &lt;编号&gt; private|unlisted|public — 公开范围\n"
         "/cancel &lt;编号&gt; — 取消任务\n"
         "/status &lt;编号&gt; — 任务详情\n"
         "/title、/description、/tags &lt;编号&gt; … — 修改标题、简介、标签\n"
         "/retry &lt;编号&gt; — 重试失败的任务\n"
-        "/tz [时区] — 设置你自己的时区\n"
         "/queue — 未完成的任务\n"
-        "/accounts — 已连接的频道\n"
+        "<b>频道与计划</b>\n"
+        "/use &lt;编号&gt; &lt;账号…|auto&gt; — 指定任务可发布的频道\n"
+        "/why &lt;编号&gt; — 均衡器为何选择该频道\n"
+        "/interval &lt;编号&gt; &lt;小时&gt; &lt;账号…&gt; — 同一视频按间隔发布到多个频道\n"
+        "/batch [编号…] &lt;计划&gt; [on &lt;账号…&gt;] — 多个草稿按计划分散发布"
+        "（“每天 20:00”、“every 3h”、“best”）\n"
+        "/best &lt;编号&gt; [账号…] — 在观众最活跃的时段发布\n"
+        "/accounts — 全部频道：状态、今日上传、下次可上传时间、优先级\n"
+        "/account &lt;名称&gt; — 单个频道详情；管理员可暂停、恢复、修改优先级、配额、间隔、"
+        "高峰时段、时区\n"
+        "/quota — 各项目和各频道已用及剩余的 YouTube 配额\n"
+        "/addaccount [名称] · /reauth &lt;名称&gt; — 管理员：连接或重新授权频道\n"
+        "<b>报告</b>\n"
         "/report [today|yesterday|week|month] — 发布报告（附图表）\n"
         "/stats — 实时数据 · /calendar — 未来一周的排期\n"
         "/alerts — 本群接收哪些告警\n"
-        "/help — 本列表\n\n"
+        "/tz [时区] — 设置你自己的时区 · /help — 本列表\n\n"
         "发送视频即可创建任务；回复任务卡片一张图片即可设置封面。时间按 {zone} 计算。",
     },
     "access.stranger": {
@@ -367,6 +395,8 @@ MESSAGES: dict[str, dict[str, str]] = {
 MESSAGES.update(OBSERVE_MESSAGES)  # progress, reports and alerts (bot/messages_observe.py)
 MESSAGES.update(CHANNEL_MESSAGES)  # quota, balancer, plans (bot/messages_channels.py)
 MESSAGES.update(ACCOUNT_FLOW_MESSAGES)  # /addaccount, /reauth (bot/messages_accounts.py)
+MESSAGES.update(PLAN_MESSAGES)  # /publishat, /interval, /batch, /best (bot/messages_plans.py)
+MESSAGES.update(ADMIN_MESSAGES)  # /accounts, /account, /quota (bot/messages_admin.py)
 
 
 class Html(str):

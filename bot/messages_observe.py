@@ -165,18 +165,20 @@ OBSERVE_MESSAGES: dict[str, dict[str, str]] = {
     },
     "alert.account_status.until": {"en": " until {when}", "zh": "（至 {when}）"},
     "alert.account_status.next.needs_auth": {
-        "en": "Its uploads wait. An admin re-authorises it with "
-        "“publish-manager accounts add youtube --interactive”.",
-        "zh": "它的上传将暂停。请管理员使用 “publish-manager accounts add youtube --interactive” "
-        "重新授权。",
+        "en": "Its uploads wait. An admin re-authorises it with /reauth &lt;name&gt; (or "
+        "“publish-manager accounts reauth”); its tasks then go on by themselves.",
+        "zh": "它的上传将暂停。请管理员用 /reauth &lt;名称&gt;（或 “publish-manager accounts "
+        "reauth”）重新授权，之后任务会自动继续。",
     },
     "alert.account_status.next.rate_limited": {
         "en": "Its uploads wait until then; the other channels go on.",
         "zh": "它的上传会等到那时再继续，其他频道照常进行。",
     },
     "alert.account_status.next.suspended": {
-        "en": "Its uploads wait. Check the channel in YouTube Studio.",
-        "zh": "它的上传将暂停。请在 YouTube 工作室中检查该频道。",
+        "en": "It starts no upload until an admin resumes it (/account &lt;name&gt; resume); "
+        "new tasks go to the other channels.",
+        "zh": "在管理员恢复之前（/account &lt;名称&gt; resume）它不会开始上传；"
+        "新任务会发往其他频道。",
     },
     "alert.account_status.next.error": {
         "en": "Its uploads wait. Check the channel and the log.",

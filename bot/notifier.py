@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from bot.cards import (
 from bot.messages import text
 from bot.outbox import RenderedCard, RenderedOutcome, TelegramOutbox
 from bot.progress import ProgressReporter
-from core.models import AccountStatus, Task, TaskState
+from core.models import Account, AccountStatus, Task, TaskState
 from core.service import TaskService
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,11 @@ class TelegramNotifier:
         outbox.render_card = self.render_card
         outbox.render_outcome = self.render_outcome
         self.progress: ProgressReporter | None = None  # set by app.wiring (issue 5)
+        #: Runs the alert evaluation, which tells the alert chats of a status change at once
+        #: (core.alerts; set by app.wiring when there are alert chats).
+        self.announce: Callable[[], Awaitable[object]] | None = None
+        #: Chats that hear alerts: an admin whose own chat is one is told there, not twice.
+        self.alert_chat_ids: frozenset[int] = frozenset()
 
     async def task_changed(self, task_id: int) -> None:
         """Refresh the task's card; the news of a transition is queued with the transition."""
@@ -87,18 +92,30 @@ class TelegramNotifier:
         return None if outcome is None else (task.chat_id, task.card_message_id, outcome)
 
     async def account_changed(self, account_id: int, previous: AccountStatus) -> None:
-        """Tell every admin, in a private chat, when an account needs them or is back."""
+        """Tell the admins privately when an account needs them or is back; have the alert
+        chats told of every change at once."""
         account = await self._service.account(account_id)
         if account is None:
             return
+        await self._tell_admins(account, previous)
+        if self.announce is not None:
+            try:
+                await self.announce()
+            except Exception:
+                logger.exception("account %s: alert chats not told", account_id)
+
+    async def _tell_admins(self, account: Account, previous: AccountStatus) -> None:
         key = ACCOUNT_MESSAGES.get(account.status)
         if account.status is AccountStatus.ACTIVE and previous is not AccountStatus.NEEDS_AUTH:
             key = None
         if key is None:
             return
         for admin in self._admin_ids:
+            if admin in self.alert_chat_ids:
+                continue  # the alert in that same chat says it
             lang = self._languages.get(admin, self._language)
-            body = text(key, lang, name=account.name, reason=account.status_reason or "?")
+            reason = problem_text(account.status_reason, lang) if account.status_reason else "?"
+            body = text(key, lang, name=account.name, reason=reason)
             await self._outbox.post(admin, body)
 
     async def task_note(self, task_id: int, key: str, params: dict[str, str]) -> None:

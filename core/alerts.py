@@ -7,10 +7,17 @@ alert whose condition no longer holds is resolved. Open alerts are stored, so a 
 fires them again nor forgets to resolve them. A task that failed for good is an event, not a
 condition: it is told once (a stored cursor over the history remembers which were told) and has
 nothing to resolve.
+
+An account's status change is told once. A change made in this process (by the engine, its
+health rules or a person) runs an evaluation at once; one made elsewhere (the command line,
+another process) is found by the next check on the timer. Evaluations never overlap. An account
+that moves from one alerting status to another gets one notice, for the new status; the old
+alert resolves without one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -219,6 +226,8 @@ class AlertEvaluator:
         self._render = render
         self._clock = clock
         self._limits = thresholds or AlertThresholds()
+        # An evaluation on the timer and one run for a status change must not both fire.
+        self._lock = asyncio.Lock()
         self._rules: Mapping[AlertKind, Rule] = {
             AlertKind.ERROR_RATE: self._error_rate,
             AlertKind.QUEUE_SIZE: self._queue_size,
@@ -229,6 +238,10 @@ class AlertEvaluator:
 
     async def evaluate(self) -> list[AlertNotice]:
         """Run every rule once; post and return the notices that came of it."""
+        async with self._lock:
+            return await self._evaluate()
+
+    async def _evaluate(self) -> list[AlertNotice]:
         now = self._clock.now()
         holding: dict[str, Condition] = {}
         checked: set[AlertKind] = set()
@@ -276,7 +289,7 @@ class AlertEvaluator:
             resolved = replace(record, resolved_at=now, last_sent_at=now)
             await self._state.save_alert(resolved)
             notices.append(self._notice(resolved, Phase.RESOLVED, now))
-        return notices
+        return _one_per_account_change(notices)
 
     async def _failures(self, now: datetime) -> list[AlertNotice]:
         cursor = await self._state.get_cursor(FAILED_CURSOR)
@@ -397,3 +410,21 @@ class AlertEvaluator:
             "threshold_s": self._limits.stuck_s,
         }
         return [Condition("scheduler_stuck", AlertKind.SCHEDULER_STUCK, params)]
+
+
+def _one_per_account_change(notices: list[AlertNotice]) -> list[AlertNotice]:
+    """Drop the resolved notice of an account whose new alerting status fires now."""
+    fired = {
+        n.params.get("account_id")
+        for n in notices
+        if n.kind is AlertKind.ACCOUNT_STATUS and n.phase is Phase.FIRED
+    }
+    return [
+        n
+        for n in notices
+        if not (
+            n.kind is AlertKind.ACCOUNT_STATUS
+            and n.phase is Phase.RESOLVED
+            and n.params.get("account_id") in fired
+        )
+    ]

@@ -1052,8 +1052,9 @@ class TelegramSandbox:
         width: int = 1280,
         height: int = 720,
         reply_to_message_id: int | None = None,
+        media_group_id: str | None = None,
     ) -> JSONDict:
-        """Sends a video, as a video or (as_document) as a file with the given MIME type."""
+        """Sends a video, as a video or (as_document) as a file; media_group_id makes albums."""
         path = Path(path)
         attrs: JSONDict = {"file_name": file_name or path.name, "mime_type": mime_type}
         if not as_document:
@@ -1061,6 +1062,7 @@ class TelegramSandbox:
         kind = "document" if as_document else "video"
         stored = await self._store_path(path, kind, attrs)
         content = {kind: stored.as_object(), **_caption_content(caption)}
+        content |= {"media_group_id": media_group_id} if media_group_id else {}
         return self._post_user_message(chat_id, user_id, content, reply_to_message_id)
 
     async def user_send_photo(
