@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import logging
-import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -37,6 +36,7 @@ from bot.messages import text
 from bot.outbox import TelegramOutbox
 from bot.reports import install_reports
 from core.access import AccessList, Actor
+from core.accounts import resolve_zone
 from core.errors import InputError
 from core.models import Privacy
 from core.service import IncomingVideo, TaskService, TaskView
@@ -377,17 +377,6 @@ async def tz_command(update: Update, context: Context) -> None:
         await d.remember_timezone(actor.user_id, zone)
     now = format_local(d.service.now(), ZoneInfo(zone))
     await reply(update, text("tz.set", actor.language, zone=zone, now=now))
-
-
-def resolve_zone(raw: str) -> str | None:
-    """Return the IANA zone a person named (any letter case), or None."""
-    wanted = raw.strip()
-    if not wanted or len(wanted) > 64:
-        return None
-    if wanted in zoneinfo.available_timezones():
-        return wanted
-    by_lower = {name.lower(): name for name in zoneinfo.available_timezones()}
-    return by_lower.get(wanted.lower())
 
 
 async def queue_command(update: Update, context: Context) -> None:
