@@ -141,13 +141,6 @@ def queue_line(task: Task, zone: ZoneInfo, lang: str) -> str:
     return f"#{task.id} · {state} · {when} · {html.escape(task.metadata.title[:60])}"
 
 
-def account_line(account: Account, lang: str) -> str:
-    """Return one line of the accounts listing."""
-    status = text(f"account.status.{account.status.value}", lang)
-    channel = f" · {html.escape(account.channel_id)}" if account.channel_id else ""
-    return f"• <b>{account_text(account, lang)}</b> · {account.platform} · {status}{channel}"
-
-
 #: Platform reasons that have words of their own in the catalogue.
 REASON_KEYS = {
     "quotaExceeded": "reason.quota",

@@ -310,7 +310,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "还没有频道。请在服务器上使用 "
         "“publish-manager accounts add youtube --name 名称 …” 添加。",
     },
-    "accounts.header": {"en": "<b>Channels</b>", "zh": "<b>频道</b>"},
     "account.needs_auth": {
         "en": "⚠️ Channel <b>{name}</b> needs re-authorisation ({reason}). Its tasks are held, "
         "not failed. On the server run\n<code>publish-manager accounts reauth {name} "
