@@ -190,6 +190,12 @@ class Engine:
         if media is None:
             await self._fail(task, "the task's file is gone", reason="missing")
             return None
+        twin = await self._store.duplicate_of(task.id)
+        if twin is not None:
+            # The same file was given a channel since this task was queued: never twice.
+            problem = encode_problem("task.duplicate_any", {"task_id": task.id, "other": twin.id})
+            await self._fail(task, problem, reason="duplicate")
+            return None
         choice, waiting = await self._assigner.pick(task, media.sha256, accounts, now)
         record = choice_record(choice, now)
         if waiting is not None:
@@ -291,8 +297,11 @@ class Engine:
         await self._notify(claimed.id)
 
     async def _guard_lead_time(self, task: Task, now: datetime) -> Task:
-        """Move a publish instant the upload cannot beat later, and say so; never earlier."""
-        if task.publish_at is None or task.video_id is not None:
+        """Move a publish instant the upload cannot beat later, and say so; never earlier.
+
+        Only before the upload session opens: YouTube holds the instant sent with it.
+        """
+        if task.publish_at is None or task.video_id is not None or task.upload_uri:
             return task
         media = await self._store.get_media(task.media_id)
         if media is None:
@@ -790,6 +799,10 @@ class Engine:
         if account is None:
             return
         for sharing in await self._store.accounts_of_project(account.client_id):
+            if sharing.status is AccountStatus.RATE_LIMITED and (
+                sharing.status_until is None or sharing.status_until >= until
+            ):
+                continue  # a longer limit of its own (its upload cap) stays as it is
             if sharing.status in (AccountStatus.ACTIVE, AccountStatus.RATE_LIMITED):
                 await self._set_status(sharing.id, AccountStatus.RATE_LIMITED, reason, until)
 
@@ -819,9 +832,13 @@ class Engine:
             logger.exception("account %s: status change not announced", account_id)
 
     async def _activate(self, account_id: int, now: datetime) -> None:
+        """Lift a rate limit an upload outlived (one that was in flight when it was set)."""
         account = await self._store.get_account(account_id)
-        if account is not None and account.status is AccountStatus.RATE_LIMITED:
-            await self._set_status(account_id, AccountStatus.ACTIVE, "limit lifted", None)
+        if account is None or account.status is not AccountStatus.RATE_LIMITED:
+            return
+        if account.status_until is not None and account.status_until > self._clock.now():
+            return  # the limit still holds: the upload only finished a session opened before it
+        await self._set_status(account_id, AccountStatus.ACTIVE, "limit lifted", None)
 
     async def _lift_expired_limits(self) -> None:
         for account in await self._store.expired_limits(self._clock.now()):

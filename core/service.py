@@ -262,7 +262,8 @@ class TaskService:
         validate_metadata(task.metadata, task.privacy, task.publish_at, self._clock.now())
         twin = await self._store.duplicate_of(task_id)
         if twin is not None:
-            key = "task.duplicate" if task.account_id is not None else "task.duplicate_any"
+            same_channel = task.account_id is not None and twin.account_id == task.account_id
+            key = "task.duplicate" if same_channel else "task.duplicate_any"
             raise InputError(key, task_id=task_id, other=twin.id)
         try:
             await self._store.transition(

@@ -9,7 +9,8 @@ S = TaskState
 
 ALLOWED: dict[TaskState, frozenset[TaskState]] = {
     S.DRAFT: frozenset({S.QUEUED, S.CANCELLED}),
-    S.QUEUED: frozenset({S.QUEUED, S.UPLOADING, S.DRAFT, S.CANCELLED}),
+    # A queued task fails without an attempt when its file is gone or went elsewhere meanwhile.
+    S.QUEUED: frozenset({S.QUEUED, S.UPLOADING, S.DRAFT, S.CANCELLED, S.FAILED}),
     S.UPLOADING: frozenset({S.UPLOADING, S.PROCESSING, S.RETRY_WAIT, S.QUEUED, S.FAILED}),
     S.PROCESSING: frozenset({S.PUBLISHED, S.RETRY_WAIT, S.FAILED}),
     S.RETRY_WAIT: frozenset({S.UPLOADING, S.QUEUED, S.CANCELLED, S.FAILED}),

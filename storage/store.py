@@ -251,8 +251,9 @@ class SqlStore:
     async def duplicate_of(self, task_id: int) -> Task | None:
         """Return another live or published task that puts the same file on the same account.
 
-        A task left to the balancer (no account) has a twin in any task with the same file:
-        spreading one file over several channels is done only when asked (/use, /interval).
+        A task left to the balancer (no account) is a twin of any task with the same file, and
+        the other way round: spreading one file over several channels is done only when asked
+        (/use, /interval), and the balancer may not give it a channel a person named meanwhile.
         """
         this = publish_tasks.alias("this")
         this_media = media.alias("this_media")
@@ -267,6 +268,7 @@ class SqlStore:
                 sa.or_(
                     publish_tasks.c.account_id == this.c.account_id,
                     this.c.account_id.is_(None),
+                    publish_tasks.c.account_id.is_(None),
                 ),
                 publish_tasks.c.state.in_(
                     [

@@ -42,9 +42,9 @@ async def _account(h: Harness, name: str) -> Account:
 
 async def _add(h: Harness, name: str, client: str, zone: str = "Asia/Shanghai") -> None:
     """Connect another channel (on the project of OAuth client `client`)."""
-    token = f"refresh-{name}"
-    h.youtube.add_channel(client, f"secret-{client}", token, channel_id=f"UC{name}", title=name)
-    credentials = Credentials(client, f"secret-{client}", token, h.youtube.token_uri)
+    token, secret = f"refresh-{name}", f"secret-{client.rsplit('-', 1)[-1]}"
+    h.youtube.add_channel(client, secret, token, channel_id=f"UC{name}", title=name)
+    credentials = Credentials(client, secret, token, h.youtube.token_uri)
     await register_youtube(h.settings, name, credentials, zone, clock=h.clock)
     assert h.manager is not None
     await h.manager.engine.accounts_changed()
@@ -273,3 +273,52 @@ async def test_every_api_call_is_charged_to_its_project_failed_ones_too(harness:
     spent = await h.manager.engine.ledger.project_spent(h.clock.now())
     # Two inserts, a thumbnail, and the channels.list that checked the channel when it was added.
     assert spent["client-1"].units == 1600 + 1600 + 50 + 1 == h.youtube.units_used("client-1")
+
+
+async def test_a_file_waiting_for_the_balancer_is_not_also_put_on_a_named_channel(
+    harness: Harness,
+) -> None:
+    h = harness
+    await _add(h, "b", "client-2")
+    same = h.clip("same.mp4", seed=7)
+    await h.send_video(same, "Left to the balancer")  # 1
+    await h.send_video(same, "Named main")  # 2
+    await h.say("/schedule 1 in 5 minutes")
+    await h.expect("will be published at")
+    await h.say("/use 2 main")
+    await h.expect("#2 will be published on main")
+    await h.say("/publish 2")
+    refused = await h.expect("same file as task #1")
+    assert "/use 2" in body(refused)
+    assert (await _task(h, 2)).state is TaskState.DRAFT
+    h.clock.advance(timedelta(minutes=5))
+    await h.expect("Task #1 is published", within_s=20)
+    assert len(h.youtube.videos) == 1
+
+
+async def test_a_projects_quota_reset_does_not_cut_a_channels_own_longer_pause(
+    harness: Harness,
+) -> None:
+    h = harness
+    await _add(h, "b", "client-1")  # the same Google Cloud project as main
+    await _send(h, 2)
+    await h.say("/use 1 main")
+    await h.expect("#1 will be published on main")
+    await h.say("/use 2 b")
+    await h.expect("#2 will be published on b")
+    h.youtube.fail_next("insert", status=400, reason="uploadLimitExceeded", channel_id="UCmain")
+    await h.say("/publish 1")
+    await h.expect("daily upload limit", within_s=20)
+    paused = await _account(h, "main")
+    assert paused.status_until == h.clock.now() + timedelta(hours=24)
+    h.youtube.fail_next("insert", status=403, reason="quotaExceeded", channel_id="UCb")
+    await h.say("/publish 2")
+    await h.expect("daily quota is used up", within_s=20)
+    main = await _account(h, "main")
+    assert (main.status_until, main.status_reason) == (paused.status_until, "uploadLimitExceeded")
+    b = await _account(h, "b")
+    assert b.status_until == PACIFIC_RESET
+    h.clock.set(PACIFIC_RESET)
+    await h.expect("Task #2 is published", within_s=20)
+    await _settle(h)
+    assert (await _task(h, 1)).state is TaskState.RETRY_WAIT  # main still waits its day out
