@@ -368,7 +368,8 @@ def _person(update: Update, context: Context, role: Role = Role.VIEWER) -> tuple
     has = d.access.role_of(user.id)
     if has is None or _ROLES.index(has) < _ROLES.index(role):
         raise InputError("access.denied")
-    return d.language_of(user), d.zone
+    # The person's own zone (/tz) when they chose one; the team's otherwise.
+    return d.language_of(user), ZoneInfo(d.timezones.get(user.id, d.timezone))
 
 
 async def _reply(update: Update, body: str, **kwargs: object) -> None:

@@ -292,6 +292,22 @@ async def test_stats_and_calendar_show_the_queue(h: Harness) -> None:
     await h.telegram.wait_for_bot_message(ADMIN, lambda m: "发布日程" in body(m))
 
 
+async def test_stats_reports_and_the_calendar_follow_the_persons_own_zone(h: Harness) -> None:
+    await h.say("/tz America/New_York")
+    await h.expect("America/New_York")
+    await h.say("/stats")
+    stats = body(await h.expect("Right now", new_only=True))
+    assert "2026-12-02 23:00 (America/New_York" in stats
+    await h.say("/report today")
+    await h.expect("Report 2026-12-02 (America/New_York)", new_only=True)
+    await _task(h, S.QUEUED, due=h.clock.now() + timedelta(hours=30))
+    await h.say("/calendar")
+    photo = await h.telegram.wait_for_bot_message(
+        OPERATOR, lambda m: "photo" in m and "Schedule" in body(m), new_only=True
+    )
+    assert "(America/New_York)" in body(photo)
+
+
 async def test_the_daily_report_is_posted_at_nine_and_the_weekly_one_on_monday(
     h: Harness,
 ) -> None:
