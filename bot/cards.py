@@ -62,7 +62,11 @@ def render_card(view: TaskView, lang: str, zone: ZoneInfo) -> str:
         lines.append(_field("description", html.escape(short), lang))
     tags = " ".join(f"#{t}" if " " not in t else f'"{t}"' for t in meta.tags)
     lines.append(_field("tags", html.escape(tags) or text("card.none", lang), lang))
-    lines.append(_field("account", account_text(view.account, lang), lang))
+    if view.account is None and view.allowed:
+        among = ", ".join(view.allowed)
+        lines.append(_field("account", text("card.auto_among", lang, names=among), lang))
+    else:
+        lines.append(_field("account", account_text(view.account, lang), lang))
     lines.append(_field("privacy", privacy_text(task.privacy, lang), lang))
     lines.append(_field("time", when_text(task.due_at, zone, lang), lang))
     if task.publish_at is not None:

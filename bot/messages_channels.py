@@ -19,8 +19,8 @@ CHANNEL_MESSAGES: dict[str, dict[str, str]] = {
         "zh": "该频道达到了 YouTube 自身的每日上传上限",
     },
     "wait.account.rate_limited": {
-        "en": "{name} is paused until {until}: {why}",
-        "zh": "{name} 暂停至 {until}：{why}",
+        "en": "{name} is rate-limited until {until}: {why}",
+        "zh": "{name} 限流至 {until}：{why}",
     },
     "wait.account.suspended": {
         "en": "{name} is paused by an admin (/account {name} resume)",
@@ -34,6 +34,10 @@ CHANNEL_MESSAGES: dict[str, dict[str, str]] = {
     "wait.account.needs_auth": {
         "en": "{name} needs to be authorised again: an admin sends /reauth {name}",
         "zh": "{name} 需要重新授权：请管理员发送 /reauth {name}",
+    },
+    "card.auto_among": {
+        "en": "auto, one of {names} (the balancer picks when it starts)",
+        "zh": "自动，从 {names} 中选择（开始上传时由均衡器决定）",
     },
     "card.field.publish_at": {"en": "Goes public", "zh": "公开时间"},
     "card.field.waits": {"en": "Waits", "zh": "等待"},
@@ -127,10 +131,10 @@ CHANNEL_MESSAGES.update(
             "zh": "#{task_id} 正在等待：到时间时没有频道可以接收。",
         },
         "why.chosen": {
-            "en": "#{task_id} → <b>{name}</b>, chosen {at} with score {score} "
-            "({examined} channels looked at):",
-            "zh": "#{task_id} → <b>{name}</b>，于 {at} 选定，得分 {score}"
-            "（查看了 {examined} 个频道）：",
+            "en": "#{task_id} → <b>{name}</b>, chosen {at} with score {score}, the best of "
+            "{active} active channels:",
+            "zh": "#{task_id} → <b>{name}</b>，于 {at} 选定，得分 {score}，"
+            "在 {active} 个可用频道中最高：",
         },
         "why.idle_never": {"en": "never uploaded", "zh": "从未上传"},
         "why.idle_hours": {
@@ -153,7 +157,10 @@ CHANNEL_MESSAGES.update(
             "en": "• priority: weight {weight} → {weighted}",
             "zh": "• 优先级：权重 {weight} → {weighted}",
         },
-        "why.excluded": {"en": "Ruled out: {reasons}.", "zh": "被排除：{reasons}。"},
+        "why.excluded": {
+            "en": "Ruled out among those that could have scored higher: {reasons}.",
+            "zh": "在得分可能更高的频道中被排除：{reasons}。",
+        },
         "why.excluded.inactive": {
             "en": "{count} not active",
             "zh": "{count} 个不可用",

@@ -10,6 +10,7 @@ from telegram.ext import Application, CommandHandler, filters
 
 from bot.handlers import Context, _fit, actor_of, deps, parse_task_id, refresh_card, reply
 from bot.messages import Html, text
+from core.models import AccountStatus
 from core.timeparse import format_local
 
 
@@ -58,7 +59,9 @@ async def why_command(update: Update, context: Context) -> None:
         name = view.account.name if view.account else "?"
         await reply(update, text("why.named", lang, task_id=task_id, name=name))
         return
-    names = {a.id: a.name for a in await service.accounts(actor)}
+    accounts = await service.accounts(actor)
+    names = {a.id: a.name for a in accounts}
+    active = sum(a.status is AccountStatus.ACTIVE for a in accounts)
     lines: list[str] = []
     factors = choice.get("factors")
     if factors and choice.get("account_id") is not None:
@@ -76,7 +79,7 @@ async def why_command(update: Update, context: Context) -> None:
                 name=names.get(int(choice["account_id"]), "?"),
                 at=at,
                 score=f"{factors['score']:.3f}",
-                examined=choice.get("examined", 0),
+                active=active,
             )
         )
         lines.append(text("why.factor_idle", lang, value=idle, weighted=f"{factors['idle']:.2f}"))

@@ -45,6 +45,8 @@ class TaskView:
     task: Task
     account: Account | None
     media: Media | None
+    #: The channels the balancer may choose from (a task's /use list), by name.
+    allowed: tuple[str, ...] = ()
 
 
 class TaskService:
@@ -225,17 +227,20 @@ class TaskService:
     async def view(self, task_id: int, actor: Actor) -> TaskView:
         """Return a task with its account and file, if the person may see it."""
         task = await self._visible_task(task_id, actor)
-        account = await self._store.get_account(task.account_id) if task.account_id else None
-        media = await self._store.get_media(task.media_id)
-        return TaskView(task, account, media)
+        return await self._view(task)
 
     async def view_for_card(self, task_id: int) -> TaskView | None:
         """Return a task for the notifier, without access checks."""
         task = await self._store.get_task(task_id)
-        if task is None:
-            return None
+        return None if task is None else await self._view(task)
+
+    async def _view(self, task: Task) -> TaskView:
         account = await self._store.get_account(task.account_id) if task.account_id else None
-        return TaskView(task, account, await self._store.get_media(task.media_id))
+        allowed: tuple[str, ...] = ()
+        if account is None and task.allowed_accounts:
+            names = {a.id: a.name for a in await self._store.list_accounts()}
+            allowed = tuple(names[i] for i in task.allowed_accounts if i in names)
+        return TaskView(task, account, await self._store.get_media(task.media_id), allowed)
 
     async def task_by_card(self, chat_id: int, message_id: int) -> Task | None:
         """Return the task whose card is that chat message."""

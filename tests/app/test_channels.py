@@ -82,7 +82,7 @@ async def test_seven_uploads_against_a_six_upload_budget_wait_for_the_pacific_re
         assert (main.status, main.status_until) == (AccountStatus.RATE_LIMITED, PACIFIC_RESET)
         await h.say("/status 7")
         card = body(await h.expect("Task #7", new_only=True))
-        assert "Waits: main is paused until 2026-12-03 16:01" in card
+        assert "Waits: main is rate-limited until 2026-12-03 16:01" in card
         assert "YouTube's daily API quota" in card
         h.clock.set(PACIFIC_RESET - timedelta(seconds=1))
         await _settle(h)
@@ -137,7 +137,7 @@ async def test_a_channels_daily_cap_holds_the_next_upload_until_its_own_midnight
         assert (main.status, main.status_until) == (AccountStatus.RATE_LIMITED, midnight)
         await h.say("/status 3")
         card = body(await h.expect("Task #3", new_only=True))
-        assert "main is paused until 2026-12-04 00:00" in card
+        assert "main is rate-limited until 2026-12-04 00:00" in card
         assert "all its uploads for today" in card
         h.clock.set(midnight)
         await h.expect("Task #3 is published", within_s=20)
@@ -176,6 +176,7 @@ async def test_the_balancer_spreads_tasks_over_channels_and_why_explains_each_fa
         assert sorted(_channels(h).values()) == ["UCb", "UCc", "UCmain"]
         await h.say("/why 3")
         why = body(await h.expect("#3 → "))
+        assert "the best of 3 active channels" in why
         assert "never uploaded" in why and "uploads left today" in why
         assert "success: 100%" in why and "priority: weight 1" in why
 
@@ -322,3 +323,20 @@ async def test_a_projects_quota_reset_does_not_cut_a_channels_own_longer_pause(
     await h.expect("Task #2 is published", within_s=20)
     await _settle(h)
     assert (await _task(h, 1)).state is TaskState.RETRY_WAIT  # main still waits its day out
+
+
+async def test_a_task_limited_to_some_channels_says_so_and_goes_to_one_of_them(
+    harness: Harness,
+) -> None:
+    h = harness
+    await _add(h, "b", "client-2")
+    await _add(h, "c", "client-3")
+    await _send(h, 1)
+    await h.say("/use 1 b c")
+    await h.expect("#1: the balancer chooses among b, c when it starts")
+    await h.say("/status 1")
+    card = body(await h.expect("Task #1", new_only=True))
+    assert "Account: auto, one of b, c" in card
+    await h.say("/publish 1")
+    await h.expect("Task #1 is published", within_s=20)
+    assert _channels(h)["Video 1"] in ("UCb", "UCc")
