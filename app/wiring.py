@@ -8,7 +8,7 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from telegram.error import InvalidToken, NetworkError
@@ -24,11 +24,12 @@ from bot.outbox import TelegramOutbox
 from bot.updates import PerChatUpdateProcessor
 from core.access import AccessList
 from core.accounts import AccountService
+from core.assign import waiting_for
 from core.clock import SystemClock
 from core.engine import Engine, EngineConfig
 from core.errors import ConfigError
 from core.ledger import AccountDefaults, HealthRules, QuotaLedger
-from core.models import Privacy
+from core.models import Account, AccountStatus, Privacy
 from core.plans import PlanService
 from core.ports import Clock, VideoInfo
 from core.quota import CostModel, InsertCost
@@ -137,6 +138,18 @@ async def open_store(settings: Settings) -> SqlStore:
     return await SqlStore.open(settings.db_url, SecretBox(settings.secret_key.get_secret_value()))
 
 
+async def channel_hold(
+    ledger: QuotaLedger, account: Account, at: datetime
+) -> tuple[datetime, str] | None:
+    """Return until when and why a channel cannot start an upload at `at` (for replies)."""
+    if account.status is AccountStatus.RATE_LIMITED and account.status_until is not None:
+        return account.status_until, "wait.account_limited"
+    if account.status is not AccountStatus.ACTIVE:
+        return None  # the card says what the channel needs
+    block = await ledger.block(account, at)
+    return None if block is None else (block.until, waiting_for(block).reason)
+
+
 def build_ledger(settings: Settings, store: SqlLedger, clock: Clock) -> QuotaLedger:
     """Return the quota ledger with the cost model, account defaults and health rules set."""
     start, end = settings.peak
@@ -213,6 +226,7 @@ async def build(settings: Settings, clock: Clock | None = None) -> PublishManage
         default_privacy=Privacy(settings.default_privacy),
         default_category_id=settings.default_category_id,
         on_change=lambda: engine_ref[0].wake(),
+        holds=lambda account, at: channel_hold(ledger, account, at),
     )
     http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
     outbox = TelegramOutbox(application.bot, store, media.open)

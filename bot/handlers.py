@@ -451,8 +451,16 @@ async def refresh_card(context: Context, view: TaskView, actor: Actor) -> None:
 
 
 async def _publish_now(update: Update, context: Context, task_id: int, actor: Actor) -> None:
-    view = await deps(context).service.publish_now(task_id, actor)
-    await reply(update, text("task.queued_now", actor.language, task_id=task_id))
+    service = deps(context).service
+    view = await service.publish_now(task_id, actor)
+    held = await service.held_until(view.task)
+    if held is None:
+        await reply(update, text("task.queued_now", actor.language, task_id=task_id))
+    else:
+        until, why = held
+        when = format_local(until, ZoneInfo(actor.timezone))
+        body = text("task.queued_waits", actor.language, task_id=task_id, when=when)
+        await reply(update, f"{body}\n{text(why, actor.language)}")
     await refresh_card(context, view, actor)
 
 

@@ -35,6 +35,15 @@ CHANNEL_MESSAGES: dict[str, dict[str, str]] = {
         "en": "{name} needs to be authorised again: an admin sends /reauth {name}",
         "zh": "{name} 需要重新授权：请管理员发送 /reauth {name}",
     },
+    "task.queued_waits": {
+        "en": "Task #{task_id} is queued; its channel can take an upload at {when} at the "
+        "earliest, waiting",
+        "zh": "任务 #{task_id} 已排队；其频道最早可在 {when} 开始上传，原因是等待：",
+    },
+    "wait.account_limited": {
+        "en": "the channel is rate-limited until then (/account shows why)",
+        "zh": "该频道在此之前处于限流状态（/account 可查看原因）",
+    },
     "card.auto_among": {
         "en": "auto, one of {names} (the balancer picks when it starts)",
         "zh": "自动，从 {names} 中选择（开始上传时由均衡器决定）",

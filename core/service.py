@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -62,7 +62,10 @@ class TaskService:
         default_privacy: Privacy = Privacy.PRIVATE,
         default_category_id: str = "22",
         on_change: Callable[[], None] | None = None,
+        holds: Callable[[Account, datetime], Awaitable[tuple[datetime, str] | None]] | None = None,
     ) -> None:
+        #: What keeps a channel from starting an upload at an instant: (until, reason key).
+        self._holds = holds
         self._store = store
         self._media = media_store
         self._probe = probe
@@ -70,6 +73,15 @@ class TaskService:
         self._default_privacy = default_privacy
         self._default_category = default_category_id
         self._on_change = on_change
+
+    async def held_until(self, task: Task) -> tuple[datetime, str] | None:
+        """Return until when and why the task's channel cannot start it, or None if it can."""
+        if self._holds is None or task.account_id is None:
+            return None
+        account = await self._store.get_account(task.account_id)
+        if account is None:
+            return None
+        return await self._holds(account, max(task.due_at or self.now(), self.now()))
 
     def now(self) -> datetime:
         """Return the current instant of the service's clock."""

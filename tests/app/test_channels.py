@@ -147,8 +147,10 @@ async def test_two_uploads_on_one_channel_keep_its_minimum_interval(tmp_path: Pa
     async with running_harness(tmp_path, account_min_interval_h=2) as h:
         await _send(h, 2)
         await h.say("/publish 1")
-        await h.say("/publish 2")
         await h.expect("Task #1 is published", within_s=20)
+        await h.say("/publish 2")
+        told = body(await h.expect("Task #2 is queued"))
+        assert "at 2026-12-03 14:00" in told and "minimum interval" in told
         await _settle(h)
         second = await _task(h, 2)
         assert second.state is TaskState.QUEUED
