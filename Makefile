@@ -31,3 +31,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.upload
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.balance_pick
+	$(BIN)/python -m bench.balance

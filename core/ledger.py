@@ -7,10 +7,12 @@ protocol (LedgerStore) so it imports no database code.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -42,6 +44,10 @@ logger = logging.getLogger(__name__)
 
 #: Up to this many accounts, usage queries name them; beyond, one query reads every account.
 FEW_ACCOUNTS = 50
+#: How many (cost model, spending) -> uploads left answers project_rooms keeps.
+ROOMS_KEPT = 4096
+#: Any instant: how many uploads a day's spending leaves does not depend on the hour.
+_SOME_INSTANT = datetime(2000, 1, 1, 12, tzinfo=UTC)
 
 
 class LedgerStore(Protocol):
@@ -195,6 +201,15 @@ class QuotaLedger:
     _zones: dict[int, ZoneInfo] = field(default_factory=dict)
     #: Uploads started whose insert call is not charged yet: task id -> project.
     _reserved: dict[int, str] = field(default_factory=dict)
+    #: How many of those each project has.
+    _reserved_by_project: Counter[str] = field(default_factory=Counter)
+    #: Charges begun and not ended, and charges ended: a read of the spending during which
+    #: neither moved holds every call this process charged.
+    _charging: int = 0
+    _charged: int = 0
+    #: Every project's stored spending as last read: (the instant asked for, its Pacific day,
+    #: the spending), kept up to date with this process's charges since.
+    _stored_spent: tuple[datetime, date, dict[str, Cost]] | None = None
 
     # -- charging ---------------------------------------------------------------------------
 
@@ -210,25 +225,43 @@ class QuotaLedger:
         now = self.clock.now()
         zone = self._zones.get(account_id) if account_id is not None else None
         if call is ApiCall.VIDEOS_INSERT and task_id is not None:
-            self._reserved.pop(task_id, None)
-        await self.store.add_call(
-            at=now,
-            client_id=client_id,
-            project_day=project_day(now),
-            account_id=account_id,
-            account_day=account_day(now, zone) if zone is not None else None,
-            task_id=task_id,
-            call=call,
-            cost=self.model.cost(call),
-        )
+            self.release(task_id)
+        day, cost = project_day(now), self.model.cost(call)
+        self._charging += 1
+        try:
+            await self.store.add_call(
+                at=now,
+                client_id=client_id,
+                project_day=day,
+                account_id=account_id,
+                account_day=account_day(now, zone) if zone is not None else None,
+                task_id=task_id,
+                call=call,
+                cost=cost,
+            )
+        except BaseException:
+            self._stored_spent = None  # the call may or may not be recorded: read again
+            raise
+        finally:
+            self._charging -= 1
+            self._charged += 1
+        kept = self._stored_spent
+        if kept is not None and kept[1] == day:
+            kept[2][client_id] = kept[2].get(client_id, Cost()) + cost
 
     def reserve(self, task_id: int, client_id: str) -> None:
         """Count an upload that is about to open a session, until its insert is charged."""
+        self.release(task_id)
         self._reserved[task_id] = client_id
+        self._reserved_by_project[client_id] += 1
 
     def release(self, task_id: int) -> None:
         """Forget a reservation whose upload ended without an insert call."""
-        self._reserved.pop(task_id, None)
+        client_id = self._reserved.pop(task_id, None)
+        if client_id is not None:
+            self._reserved_by_project[client_id] -= 1
+            if not self._reserved_by_project[client_id]:
+                del self._reserved_by_project[client_id]
 
     async def record_attempt(
         self, task_id: int, account_id: int, *, ok: bool, reason: str | None = None
@@ -245,11 +278,34 @@ class QuotaLedger:
     ) -> dict[str, Cost]:
         """Return each project's spending today, counting reserved uploads."""
         spent = await self.store.project_spent(project_day(now), client_ids)
+        return self._with_reserved(spent, client_ids)
+
+    async def spent_at(self, now: datetime) -> dict[str, Cost]:
+        """Return every project's spending today as project_spent does, reading once per `now`.
+
+        The engine asks at one `now` for every task of a dispatch round: the store is read
+        for the first, and what this process charges meanwhile is added to what was read.
+        """
+        kept = self._stored_spent
+        if kept is None or kept[0] != now:
+            charged, idle = self._charged, not self._charging
+            stored = await self.store.project_spent(project_day(now))
+            if not (idle and not self._charging and self._charged == charged):
+                # A charge ran during the read, which may hold its call or not: not kept.
+                return self._with_reserved(stored)
+            kept = self._stored_spent = (now, project_day(now), stored)
+        return self._with_reserved(kept[2])
+
+    def _with_reserved(
+        self, stored: Mapping[str, Cost], client_ids: Sequence[str] | None = None
+    ) -> dict[str, Cost]:
+        spent = dict(stored)
         insert = self.model.cost(ApiCall.VIDEOS_INSERT)
-        for client_id in self._reserved.values():
+        for client_id, count in self._reserved_by_project.items():
             if client_ids is not None and client_id not in client_ids:
                 continue
-            spent[client_id] = spent.get(client_id, Cost()) + insert
+            reserved = Cost(insert.units * count, insert.insert_calls * count)
+            spent[client_id] = spent.get(client_id, Cost()) + reserved
         return spent
 
     async def account_usage(
@@ -273,21 +329,15 @@ class QuotaLedger:
 
     def project_rooms(self, spent: Mapping[str, Cost], now: datetime) -> dict[str, ProjectRoom]:
         """Return, for every project that spent anything, how many uploads it still holds."""
-        capacity = upload_capacity(self.model)
-        today = project_day(now)
+        capacity = _capacity(self.model)
         return {
-            client_id: ProjectRoom(
-                remaining(
-                    ProjectUsage(client_id, today, c.units, c.insert_calls), self.model, now
-                ).uploads,
-                capacity,
-            )
+            client_id: ProjectRoom(_uploads_left(self.model, c.units, c.insert_calls), capacity)
             for client_id, c in spent.items()
         }
 
     def fresh_room(self) -> ProjectRoom:
         """Return the room of a project that spent nothing today."""
-        capacity = upload_capacity(self.model)
+        capacity = _capacity(self.model)
         return ProjectRoom(capacity, capacity)
 
     # -- may it upload now --------------------------------------------------------------------
@@ -470,3 +520,17 @@ class QuotaLedger:
             )
         usage = (await self.account_usage([account], now))[account.id]
         return self._rules(account, now, counts.get(account.id, (0, 0))[1], spent, usage)
+
+
+# remaining() counts the uploads left one at a time; the balancer asks for every project at
+# every pick, so the answers are kept.
+@functools.lru_cache(maxsize=ROOMS_KEPT)
+def _uploads_left(model: CostModel, units: int, insert_calls: int) -> int:
+    """Return how many uploads a project that spent this much today still holds."""
+    usage = ProjectUsage("", project_day(_SOME_INSTANT), units, insert_calls)
+    return remaining(usage, model, _SOME_INSTANT).uploads
+
+
+@functools.lru_cache(maxsize=16)
+def _capacity(model: CostModel) -> int:
+    return upload_capacity(model)

@@ -142,7 +142,10 @@ publish_tasks = sa.Table(
     sa.Column("choice", sa.JSON),
     sa.Column("plan_id", sa.String(32)),
     sa.Index("ix_publish_tasks_state_due", "state", "due_at"),
-    sa.Index("ix_publish_tasks_account_state", "account_id", "state"),
+    # migration 0006: with due_at, so the next-due query searches one account's waiting tasks
+    sa.Index("ix_publish_tasks_account_state_due", "account_id", "state", "due_at"),
+    # migration 0006: a file's tasks (SqlStore.duplicate_of, file_on_account)
+    sa.Index("ix_publish_tasks_media", "media_id"),
     sa.Index("ix_publish_tasks_card", "chat_id", "card_message_id"),
 )
 
@@ -222,6 +225,8 @@ api_calls = sa.Table(
     sa.Column("insert_calls", sa.Integer, nullable=False),
     sa.Index("ix_api_calls_project", "client_id", "project_day"),
     sa.Index("ix_api_calls_account", "account_id", "account_day"),
+    # migration 0006: the balancer reads every project's calls of one day
+    sa.Index("ix_api_calls_day", "project_day", "client_id"),
 )
 
 attempts = sa.Table(

@@ -27,7 +27,6 @@ from core.states import sources_of
 from storage import migrate
 from storage.crypto import SecretBox
 from storage.schema import (
-    UtcDateTime,
     account_events,
     accounts,
     media,
@@ -342,15 +341,15 @@ class SqlStore:
         states = [s.value for s in expected]
         values = _field_values(fields) | {"updated_at": now}
         async with self.engine.begin() as conn:
-            current = await _get_task_or_none(conn, task_id)
-            if current is None:
-                raise StorageError(f"task {task_id} does not exist")
             result = await conn.execute(
                 sa.update(publish_tasks)
                 .where(publish_tasks.c.id == task_id, publish_tasks.c.state.in_(states))
                 .values(values)
             )
             if result.rowcount != 1:
+                current = await _get_task_or_none(conn, task_id)
+                if current is None:
+                    raise StorageError(f"task {task_id} does not exist")
                 raise TaskStateError(task_id, current.state.value, "edit")
             return await _get_task(conn, task_id)
 
@@ -381,53 +380,75 @@ class SqlStore:
         A task of a rate-limited account waits for the limit to lift; tasks of accounts that
         need a person (suspended, needs_auth, error) are held and do not count.
         """
-        waits_for_limit = sa.and_(
-            accounts.c.status == AccountStatus.RATE_LIMITED.value,
-            accounts.c.status_until > publish_tasks.c.due_at,
-        )
-        effective = sa.type_coerce(
-            sa.case((waits_for_limit, accounts.c.status_until), else_=publish_tasks.c.due_at),
-            UtcDateTime,
-        )
-        query = (
-            sa.select(effective)
-            .select_from(publish_tasks.outerjoin(accounts))
+        # The earliest of: the soonest limit to lift of a rate-limited account with a task due
+        # before it, and in each state the first task waiting for no limit. A query per state
+        # walks the (state, due_at) index to its first row; one over both would sort them all.
+        task, account = publish_tasks.c, accounts.c
+        limited = (
+            sa.select(task.id)
             .where(
-                publish_tasks.c.state.in_(DUE_STATES),
-                publish_tasks.c.due_at.is_not(None),
-                sa.or_(
-                    publish_tasks.c.account_id.is_(None),
-                    accounts.c.status.in_(
-                        [AccountStatus.ACTIVE.value, AccountStatus.RATE_LIMITED.value]
-                    ),
-                ),
+                task.account_id == account.id,
+                task.state.in_(DUE_STATES),
+                task.due_at.is_not(None),
+                task.due_at < account.status_until,
             )
-            .order_by(effective)
-            .limit(1)
+            .exists()
         )
+        queries = [
+            sa.select(sa.func.min(account.status_until)).where(
+                account.status == AccountStatus.RATE_LIMITED.value, limited
+            )
+        ]
+        for state in DUE_STATES:
+            queries.append(
+                sa.select(task.due_at)
+                .select_from(publish_tasks.outerjoin(accounts))
+                .where(
+                    task.state == state,
+                    task.due_at.is_not(None),
+                    sa.or_(
+                        task.account_id.is_(None),
+                        account.status == AccountStatus.ACTIVE.value,
+                        sa.and_(
+                            account.status == AccountStatus.RATE_LIMITED.value,
+                            sa.or_(
+                                account.status_until.is_(None), account.status_until <= task.due_at
+                            ),
+                        ),
+                    ),
+                )
+                .order_by(task.due_at)
+                .limit(1)
+            )
         async with self.engine.connect() as conn:
-            value: datetime | None = await conn.scalar(query)
-        return value
+            found = [await conn.scalar(query) for query in queries]
+        instants: list[datetime] = [value for value in found if value is not None]
+        return min(instants, default=None)
 
     async def due_tasks(self, now: datetime, limit: int = 200) -> list[Task]:
         """Return waiting tasks whose instant has come on an active account, earliest first."""
-        query = (
-            sa.select(publish_tasks)
-            .select_from(publish_tasks.outerjoin(accounts))
-            .where(
-                publish_tasks.c.state.in_(DUE_STATES),
-                publish_tasks.c.due_at <= now,
-                sa.or_(
-                    publish_tasks.c.account_id.is_(None),
-                    accounts.c.status == AccountStatus.ACTIVE.value,
-                ),
-            )
-            .order_by(publish_tasks.c.due_at, publish_tasks.c.id)
-            .limit(limit)
-        )
+        found: list[Task] = []
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [_task(r._mapping) for r in rows]
+            # One query per state, so each reads its (state, due_at) index in order and stops
+            # after `limit` rows instead of sorting every waiting task.
+            for state in DUE_STATES:
+                query = (
+                    sa.select(publish_tasks)
+                    .select_from(publish_tasks.outerjoin(accounts))
+                    .where(
+                        publish_tasks.c.state == state,
+                        publish_tasks.c.due_at <= now,
+                        sa.or_(
+                            publish_tasks.c.account_id.is_(None),
+                            accounts.c.status == AccountStatus.ACTIVE.value,
+                        ),
+                    )
+                    .order_by(publish_tasks.c.due_at, publish_tasks.c.id)
+                    .limit(limit)
+                )
+                found += [_task(r._mapping) for r in (await conn.execute(query)).all()]
+        found.sort(key=lambda t: (t.due_at, t.id))
+        return found[:limit]
 
     async def recall_waiting(self, now: datetime) -> int:
         """Bring tasks postponed for quota or spacing back to the instant they were wanted.
