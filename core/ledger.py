@@ -359,7 +359,8 @@ class QuotaLedger:
         if used >= limits.uploads_per_day:
             return Block(next_reset(now, zone), MoveReason.ACCOUNT_CAP)
         last = usage.last_upload_at
-        if last is not None and now - last < limits.min_interval:
+        # A spacing of 0 never blocks, even for an upload charged a moment after `now`.
+        if last is not None and limits.min_interval and now - last < limits.min_interval:
             return Block(last + limits.min_interval, MoveReason.MIN_INTERVAL)
         return None
 
