@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from app.cli import register_youtube
 from app.demo import sandbox_settings
 from app.wiring import PublishManager, build
 from core.clock import ManualClock
-from core.models import Credentials
+from core.models import Account, Credentials, Task
 from core.settings import Settings
 from media.clips import make_clip
 from sandbox.telegram import TelegramSandbox
@@ -58,6 +59,26 @@ class Harness:
         """Wait until the engine has nothing running."""
         assert self.manager is not None
         await self.manager.engine.idle()
+
+    async def settle(self) -> None:
+        """Let what the last step started run to its end (a few rounds of the engine)."""
+        for _ in range(3):
+            await asyncio.sleep(0)
+            await self.idle()
+
+    async def task(self, task_id: int) -> Task:
+        """Return a task as the database holds it."""
+        assert self.manager is not None
+        task = await self.manager.store.get_task(task_id)
+        assert task is not None
+        return task
+
+    async def account(self, name: str) -> Account:
+        """Return a channel as the database holds it."""
+        assert self.manager is not None
+        account = await self.manager.store.account_by_name(name)
+        assert account is not None
+        return account
 
     def clip(self, name: str = "clip.mp4", **kwargs: Any) -> Path:
         """Make a real playable MP4."""

@@ -13,31 +13,11 @@ from pathlib import Path
 from PIL import Image
 
 from app.cli import register_youtube
-from core.models import Account, AccountStatus, Credentials, Privacy, Task, TaskState
+from core.models import AccountStatus, Credentials, Privacy, TaskState
 from tests.app.conftest import OPERATOR, Harness, body, running_harness
 
 #: Midnight in Los Angeles on 2026-12-03 (08:00 UTC), plus the engine's one-minute margin.
 PACIFIC_RESET = datetime(2026, 12, 3, 8, 1, tzinfo=UTC)
-
-
-async def _settle(h: Harness) -> None:
-    for _ in range(3):
-        await asyncio.sleep(0)
-        await h.idle()
-
-
-async def _task(h: Harness, task_id: int) -> Task:
-    assert h.manager is not None
-    task = await h.manager.store.get_task(task_id)
-    assert task is not None
-    return task
-
-
-async def _account(h: Harness, name: str) -> Account:
-    assert h.manager is not None
-    account = await h.manager.store.account_by_name(name)
-    assert account is not None
-    return account
 
 
 async def _add(h: Harness, name: str, client: str, zone: str = "Asia/Shanghai") -> None:
@@ -69,27 +49,27 @@ async def test_seven_uploads_against_a_six_upload_budget_wait_for_the_pacific_re
         for task_id in range(1, 8):
             await h.say(f"/publish {task_id}")
         await h.expect("Task #6 is published", within_s=30)
-        await _settle(h)
+        await h.settle()
         assert len(h.youtube.videos) == 6
-        assert (await _task(h, 7)).state is TaskState.QUEUED
+        assert (await h.task(7)).state is TaskState.QUEUED
         # Six inserts and the channels.list that checked the channel when it was added: what
         # YouTube counted is what the ledger charged.
         assert h.youtube.units_used("client-1") == 6 * 1600 + 1
         assert h.manager is not None and h.manager.engine.ledger is not None
         spent = await h.manager.engine.ledger.project_spent(h.clock.now())
         assert spent["client-1"].units == 6 * 1600 + 1
-        main = await _account(h, "main")
+        main = await h.account("main")
         assert (main.status, main.status_until) == (AccountStatus.RATE_LIMITED, PACIFIC_RESET)
         await h.say("/status 7")
         card = body(await h.expect("Task #7", new_only=True))
         assert "Waits: main is rate-limited until 2026-12-03 16:01" in card
         assert "YouTube's daily API quota" in card
         h.clock.set(PACIFIC_RESET - timedelta(seconds=1))
-        await _settle(h)
+        await h.settle()
         assert len(h.youtube.videos) == 6
         h.clock.set(PACIFIC_RESET)
         await h.expect("Task #7 is published", within_s=20)
-        assert (await _account(h, "main")).status is AccountStatus.ACTIVE
+        assert (await h.account("main")).status is AccountStatus.ACTIVE
 
 
 async def test_a_channel_answering_upload_limit_exceeded_pauses_alone_while_others_go_on(
@@ -109,7 +89,7 @@ async def test_a_channel_answering_upload_limit_exceeded_pauses_alone_while_othe
     await h.expect("Task #3 is published", within_s=20)
     await h.expect("daily upload limit); it tries again at 2026-12-04 12:00")
     assert _channels(h) == {"Video 2": "UCb", "Video 3": "UCc"}
-    statuses = {n: (await _account(h, n)).status for n in ("main", "b", "c")}
+    statuses = {n: (await h.account(n)).status for n in ("main", "b", "c")}
     assert statuses == {
         "main": AccountStatus.RATE_LIMITED,
         "b": AccountStatus.ACTIVE,
@@ -129,11 +109,11 @@ async def test_a_channels_daily_cap_holds_the_next_upload_until_its_own_midnight
         for task_id in (1, 2, 3):
             await h.say(f"/publish {task_id}")
         await h.expect("Task #2 is published", within_s=20)
-        await _settle(h)
-        assert (await _task(h, 3)).state is TaskState.QUEUED
+        await h.settle()
+        assert (await h.task(3)).state is TaskState.QUEUED
         # Midnight in Shanghai, the channel's zone, is 16:00 UTC.
         midnight = datetime(2026, 12, 3, 16, 0, tzinfo=UTC)
-        main = await _account(h, "main")
+        main = await h.account("main")
         assert (main.status, main.status_until) == (AccountStatus.RATE_LIMITED, midnight)
         await h.say("/status 3")
         card = body(await h.expect("Task #3", new_only=True))
@@ -151,8 +131,8 @@ async def test_two_uploads_on_one_channel_keep_its_minimum_interval(tmp_path: Pa
         await h.say("/publish 2")
         told = body(await h.expect("Task #2 is queued"))
         assert "at 2026-12-03 14:00" in told and "minimum interval" in told
-        await _settle(h)
-        second = await _task(h, 2)
+        await h.settle()
+        second = await h.task(2)
         assert second.state is TaskState.QUEUED
         assert second.due_at is not None
         assert timedelta(hours=2) - (second.due_at - h.clock.now()) < timedelta(seconds=5)
@@ -194,10 +174,10 @@ async def test_the_same_file_goes_to_one_channel_unless_asked_for_more(harness: 
     await h.say("/publish 2")
     refused = await h.expect("same file as task #1")
     assert "/interval" in body(refused)
-    assert (await _task(h, 2)).state is TaskState.DRAFT
+    assert (await h.task(2)).state is TaskState.DRAFT
     # Asked for explicitly: the other channel may have it, the same channel never.
-    first = (await _task(h, 1)).account_id
-    other = "b" if first == (await _account(h, "main")).id else "main"
+    first = (await h.task(1)).account_id
+    other = "b" if first == (await h.account("main")).id else "main"
     same = "main" if other == "b" else "b"
     await h.say(f"/use 2 {same}")
     await h.expect("has this video already")
@@ -219,17 +199,17 @@ async def test_more_than_five_errors_in_the_window_put_a_channel_in_error(
         await h.say("/publish 1")
         await h.expect("tries again at")
         for _ in range(20):  # one attempt a second of the test's clock, until the rule acts
-            await _settle(h)
-            if (await _account(h, "main")).status is AccountStatus.ERROR:
+            await h.settle()
+            if (await h.account("main")).status is AccountStatus.ERROR:
                 break
             h.clock.advance(1)
             await asyncio.sleep(0.05)
-        main = await _account(h, "main")
+        main = await h.account("main")
         assert main.status is AccountStatus.ERROR and main.status_reason == "errors:6:60"
         # An errored channel takes nothing until an admin looks at it.
         h.clock.advance(60)
-        await _settle(h)
-        assert (await _task(h, 1)).state is TaskState.RETRY_WAIT
+        await h.settle()
+        assert (await h.task(1)).state is TaskState.RETRY_WAIT
         assert h.youtube.videos == []
 
 
@@ -293,7 +273,7 @@ async def test_a_file_waiting_for_the_balancer_is_not_also_put_on_a_named_channe
     await h.say("/publish 2")
     refused = await h.expect("same file as task #1")
     assert "/use 2" in body(refused)
-    assert (await _task(h, 2)).state is TaskState.DRAFT
+    assert (await h.task(2)).state is TaskState.DRAFT
     h.clock.advance(timedelta(minutes=5))
     await h.expect("Task #1 is published", within_s=20)
     assert len(h.youtube.videos) == 1
@@ -312,19 +292,19 @@ async def test_a_projects_quota_reset_does_not_cut_a_channels_own_longer_pause(
     h.youtube.fail_next("insert", status=400, reason="uploadLimitExceeded", channel_id="UCmain")
     await h.say("/publish 1")
     await h.expect("daily upload limit", within_s=20)
-    paused = await _account(h, "main")
+    paused = await h.account("main")
     assert paused.status_until == h.clock.now() + timedelta(hours=24)
     h.youtube.fail_next("insert", status=403, reason="quotaExceeded", channel_id="UCb")
     await h.say("/publish 2")
     await h.expect("daily quota is used up", within_s=20)
-    main = await _account(h, "main")
+    main = await h.account("main")
     assert (main.status_until, main.status_reason) == (paused.status_until, "uploadLimitExceeded")
-    b = await _account(h, "b")
+    b = await h.account("b")
     assert b.status_until == PACIFIC_RESET
     h.clock.set(PACIFIC_RESET)
     await h.expect("Task #2 is published", within_s=20)
-    await _settle(h)
-    assert (await _task(h, 1)).state is TaskState.RETRY_WAIT  # main still waits its day out
+    await h.settle()
+    assert (await h.task(1)).state is TaskState.RETRY_WAIT  # main still waits its day out
 
 
 async def test_a_task_limited_to_some_channels_says_so_and_goes_to_one_of_them(

@@ -7,7 +7,6 @@ reads it, accepted or cancelled with its buttons, and checked by what YouTube re
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,24 +14,11 @@ from typing import Any
 
 from app.cli import register_youtube
 from core.clock import ManualClock
-from core.models import Credentials, Privacy, Task, TaskState
+from core.models import Credentials, Privacy, TaskState
 from storage.ledger import SqlLedger
 from tests.app.conftest import ADMIN, OPERATOR, Harness, Message, body, running_harness
 
 PLAN_BUTTON = re.compile(r"plan:ok:[A-Za-z0-9_-]+")
-
-
-async def _settle(h: Harness) -> None:
-    for _ in range(3):
-        await asyncio.sleep(0)
-        await h.idle()
-
-
-async def _task(h: Harness, task_id: int) -> Task:
-    assert h.manager is not None
-    task = await h.manager.store.get_task(task_id)
-    assert task is not None
-    return task
 
 
 async def _add(h: Harness, name: str, zone: str, client: str = "client-1") -> None:
@@ -110,8 +96,8 @@ async def test_publishat_refuses_a_past_or_present_instant_and_changes_nothing(
     await h.expect("is not in the future", new_only=True)
     await h.say("/publishat 1")
     await h.expect("Usage: /publishat", new_only=True)
-    await _settle(h)
-    task = await _task(h, 1)
+    await h.settle()
+    task = await h.task(1)
     assert (task.state, task.publish_at, task.privacy) == (TaskState.DRAFT, None, Privacy.PRIVATE)
     assert h.youtube.sessions == []
 
@@ -126,7 +112,7 @@ async def test_publishat_in_a_dst_gap_says_which_instant_it_took(harness: Harnes
     echo = body(await h.expect("uploads now and stays private"))
     assert "2030-03-10 02:30 does not exist in America/New_York" in echo
     assert "public at 2030-03-10 03:00 (America/New_York, UTC-04:00)" in echo
-    assert (await _task(h, 1)).publish_at == datetime(2030, 3, 10, 7, 0, tzinfo=UTC)
+    assert (await h.task(1)).publish_at == datetime(2030, 3, 10, 7, 0, tzinfo=UTC)
 
 
 async def test_publishat_an_upload_cannot_beat_is_moved_later_and_said(tmp_path: Path) -> None:
@@ -137,7 +123,7 @@ async def test_publishat_an_upload_cannot_beat_is_moved_later_and_said(tmp_path:
         echo = body(await h.expect("uploads now and stays private"))
         assert "public at 2026-12-03 12:06 (Asia/Shanghai, UTC+08:00)" in echo
         assert "instead of 2026-12-03 12:02" in echo and "never earlier" in echo
-        assert (await _task(h, 1)).publish_at == datetime(2026, 12, 3, 4, 6, tzinfo=UTC)
+        assert (await h.task(1)).publish_at == datetime(2026, 12, 3, 4, 6, tzinfo=UTC)
 
 
 async def test_an_interval_over_three_channels_in_three_zones_reads_in_my_zone_and_runs(
@@ -163,7 +149,7 @@ async def test_an_interval_over_three_channels_in_three_zones_reads_in_my_zone_a
         "copy of #1 → london · 2026-12-03 11:00 (Europe/Berlin, UTC+01:00) = 10:00 Europe/London"
     )
     assert "Quota: all 3 fit as planned." in body(plan)
-    assert (await _task(h, 1)).state is TaskState.DRAFT  # nothing changes before Accept
+    assert (await h.task(1)).state is TaskState.DRAFT  # nothing changes before Accept
 
     await _press(h, plan, "ok")
     accepted = await h.expect("Plan accepted")
@@ -175,7 +161,7 @@ async def test_an_interval_over_three_channels_in_three_zones_reads_in_my_zone_a
     for copy in (2, 3):
         await h.expect(f"Task #{copy} · queued")  # each copy gets its own card
     await h.expect("Task #1 is published", within_s=20)
-    tasks = [await _task(h, n) for n in (1, 2, 3)]
+    tasks = [await h.task(n) for n in (1, 2, 3)]
     assert [t.due_at for t in tasks[1:]] == [
         datetime(2026, 12, 3, 7, 0, tzinfo=UTC),
         datetime(2026, 12, 3, 10, 0, tzinfo=UTC),
@@ -185,7 +171,7 @@ async def test_an_interval_over_three_channels_in_three_zones_reads_in_my_zone_a
     assert [t.metadata.title for t in tasks] == ["Video 1"] * 3
 
     h.clock.set(datetime(2026, 12, 3, 6, 59, 59, tzinfo=UTC))
-    await _settle(h)
+    await h.settle()
     assert [v.channel_id for v in h.youtube.videos] == ["UCmain"]
     h.clock.set(datetime(2026, 12, 3, 7, 0, tzinfo=UTC))
     await h.expect("Task #2 is published", within_s=20)
@@ -220,8 +206,8 @@ async def test_an_interval_refuses_a_channel_with_the_file_unknown_names_and_bad
     for command, answer in refusals.items():
         await h.say(command)
         await h.expect(answer, new_only=True)
-    await _settle(h)
-    assert (await _task(h, 2)).state is TaskState.DRAFT
+    await h.settle()
+    assert (await h.task(2)).state is TaskState.DRAFT
     assert h.manager is not None
     assert await h.manager.store.get_task(3) is None  # no copy was made
     assert len(h.youtube.videos) == 1
@@ -255,7 +241,7 @@ async def test_a_daily_batch_across_the_new_york_spring_change_says_the_gap(
         )
         await _press(h, plan, "ok")
         await h.expect("Plan accepted: 3 tasks queued (#1, #2, #3)")
-        assert [(await _task(h, n)).due_at for n in (1, 2, 3)] == [
+        assert [(await h.task(n)).due_at for n in (1, 2, 3)] == [
             datetime(2027, 3, 13, 7, 30, tzinfo=UTC),
             datetime(2027, 3, 14, 7, 0, tzinfo=UTC),
             datetime(2027, 3, 15, 6, 30, tzinfo=UTC),
@@ -281,7 +267,7 @@ async def test_a_chinese_daily_batch_in_the_london_autumn_fold_is_told_in_chines
         assert "配额：2 个全部可以按计划进行。" in text
         await _press(h, plan, "ok", user=ADMIN)
         await h.expect("计划已接受：2 个任务已加入队列（#1, #2）", user=ADMIN)
-        assert (await _task(h, 1)).due_at == datetime(2027, 10, 31, 0, 30, tzinfo=UTC)
+        assert (await h.task(1)).due_at == datetime(2027, 10, 31, 0, 30, tzinfo=UTC)
 
 
 async def test_every_three_hours_from_tomorrow_in_chinese_spreads_the_drafts(
@@ -300,7 +286,7 @@ async def test_every_three_hours_from_tomorrow_in_chinese_spreads_the_drafts(
         )
     await _press(h, plan, "ok", user=ADMIN)
     await h.expect("计划已接受", user=ADMIN)
-    assert [(await _task(h, n)).state for n in (1, 2, 3)] == [TaskState.QUEUED] * 3
+    assert [(await h.task(n)).state for n in (1, 2, 3)] == [TaskState.QUEUED] * 3
 
 
 async def test_an_album_is_drafts_and_batch_best_places_them_without_stacking(
@@ -331,7 +317,7 @@ async def test_an_album_is_drafts_and_batch_best_places_them_without_stacking(
     assert _line_of(plan, "#3 → main").startswith("#3 → main · 2026-12-04 20:00 (Asia/Shanghai")
     await _press(h, plan, "ok")
     await h.expect("Plan accepted: 3 tasks queued (#1, #2, #3)")
-    first = await _task(h, 1)
+    first = await h.task(1)
     assert first.publish_at == datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
     assert first.due_at == datetime(2026, 12, 3, 11, 49, tzinfo=UTC)
 
@@ -364,7 +350,7 @@ async def test_best_time_keeps_clear_of_our_planned_uploads_to_the_same_audience
     )
     await _press(h, third, "no")
     await h.expect("Plan cancelled; nothing changed.")
-    assert (await _task(h, 3)).state is TaskState.DRAFT
+    assert (await h.task(3)).state is TaskState.DRAFT
 
 
 async def test_a_plan_beyond_the_projects_quota_says_six_of_seven_and_moves_the_seventh(
@@ -384,10 +370,10 @@ async def test_a_plan_beyond_the_projects_quota_says_six_of_seven_and_moves_the_
         assert _line_of(plan, "#6 → main").startswith("#6 → main · 2026-12-03 12:50 (Asia/")
         await _press(h, plan, "ok")
         await h.expect("Plan accepted: 7 tasks queued")
-        assert (await _task(h, 7)).due_at == datetime(2026, 12, 3, 8, 1, tzinfo=UTC)
+        assert (await h.task(7)).due_at == datetime(2026, 12, 3, 8, 1, tzinfo=UTC)
         h.clock.set(datetime(2026, 12, 3, 5, 0, tzinfo=UTC))
         await h.expect("Task #6 is published", within_s=30)
-        await _settle(h)
+        await h.settle()
         assert len(h.youtube.videos) == 6
         h.clock.set(datetime(2026, 12, 3, 8, 1, tzinfo=UTC))
         await h.expect("Task #7 is published", within_s=30)
@@ -418,8 +404,8 @@ async def test_only_the_planner_or_an_admin_decides_and_forged_buttons_change_no
     assert "计划已失效" in forged["text"]
     nonsense = await press(ADMIN, "plan:yes:" + "x" * 60, force=True)
     assert "此按钮已失效" in nonsense["text"]
-    await _settle(h)
-    assert (await _task(h, 1)).state is TaskState.DRAFT
+    await h.settle()
+    assert (await h.task(1)).state is TaskState.DRAFT
     assert h.manager is not None and await h.manager.store.get_task(2) is None
 
     # The operator's own plan may be accepted by an admin.
@@ -429,8 +415,8 @@ async def test_only_the_planner_or_an_admin_decides_and_forged_buttons_change_no
     query = await h.telegram.user_press(group, ADMIN, mine["message_id"], accept)
     await h.telegram.wait_for_callback_answer(query)
     await h.telegram.wait_for_bot_message(group, lambda m: "计划已接受" in body(m), 20)
-    assert (await _task(h, 1)).state is not TaskState.DRAFT
-    assert (await _task(h, 2)).account_id is not None
+    assert (await h.task(1)).state is not TaskState.DRAFT
+    assert (await h.task(2)).account_id is not None
     # The first plan is still open, but its task changed: accepting it now changes nothing.
     query = await h.telegram.user_press(group, ADMIN, plan["message_id"], data)
     await h.telegram.wait_for_callback_answer(query)
@@ -455,5 +441,5 @@ async def test_bad_batch_input_is_refused_clearly_and_changes_nothing(harness: H
     for command, answer in refusals.items():
         await h.say(command)
         await h.expect(answer, new_only=True)
-    await _settle(h)
-    assert [(await _task(h, n)).state for n in (1, 2)] == [TaskState.DRAFT] * 2
+    await h.settle()
+    assert [(await h.task(n)).state for n in (1, 2)] == [TaskState.DRAFT] * 2
